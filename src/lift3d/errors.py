@@ -1,0 +1,59 @@
+"""Errors lift3d raises, each tied to the CLI exit code it maps to.
+
+Exit codes (documented in the README and ``lift3d --help``):
+
+* ``0``: success.
+* ``1``: internal error (a bug; the message asks for a report).
+* ``2``: bad input or usage: unreadable file, bad option, unwritable output.
+* ``3``: no object found in the photo.
+"""
+
+from __future__ import annotations
+
+
+class Lift3DError(Exception):
+    """Base class of every error lift3d raises on purpose."""
+
+    exit_code: int = 1
+
+
+class InputError(Lift3DError, ValueError):
+    """The caller gave an argument or file lift3d cannot use. Exit code 2."""
+
+    exit_code = 2
+
+
+class OutputError(Lift3DError, OSError):
+    """An output cannot be written where asked. Exit code 2."""
+
+    exit_code = 2
+
+
+class NoObjectError(Lift3DError):
+    """Segmentation found no object to reconstruct. Exit code 3."""
+
+    exit_code = 3
+
+
+class MissingExtraError(Lift3DError, ImportError):
+    """An optional dependency is not installed; the message says what to install."""
+
+    exit_code = 2
+
+    def __init__(self, module: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the Python package '{module}': "
+            f"run `pip install 'lift3d[{extra}]'` (or `pip install {module}`)"
+        )
+        self.module = module
+        self.extra = extra
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import ``module`` or raise :class:`MissingExtraError` naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(module.split(".")[0], extra, purpose) from exc

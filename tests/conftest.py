@@ -1,0 +1,47 @@
+"""Shared fixtures: tiny synthetic photos, and the real data in ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` beside the checkout; skips the test when it is missing."""
+    if not SHARED.is_dir():
+        pytest.skip(f"shared data not found at {SHARED} (tests on real data need it)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def shared_photos(shared_data: Path) -> list[Path]:
+    photos = sorted(p for p in (shared_data / "photos").iterdir() if p.is_file())
+    if not photos:
+        pytest.skip(f"no photos in {shared_data / 'photos'}")
+    return photos
+
+
+def make_disc_photo(size: int = 160, radius: float = 0.3, bg=(1.0, 1.0, 1.0),
+                    fg=(0.8, 0.2, 0.1), alpha: bool = False) -> np.ndarray:
+    """A synthetic photo of a disc: ``(size, size, 3|4)`` float32 in ``[0, 1]``."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    c = (size - 1) / 2
+    r = np.hypot(xx - c, yy - c) / size
+    inside = (r < radius).astype(np.float32)
+    shade = 1.0 - 0.5 * (r / radius) ** 2
+    rgb = np.where(inside[..., None] > 0, np.array(fg) * shade[..., None], np.array(bg))
+    rgb = rgb.astype(np.float32)
+    if alpha:
+        return np.concatenate([rgb, inside[..., None]], axis=2)
+    return rgb
+
+
+@pytest.fixture
+def disc_photo() -> np.ndarray:
+    return make_disc_photo()
