@@ -1,0 +1,254 @@
+"""``lift3d`` command line: parse, call one pipeline, present the result.
+
+Exit codes: 0 success; 1 internal error; 2 bad input or usage; 3 no object found.
+Every failure prints one line to stderr, never a traceback (``--debug`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from .. import __version__, conventions
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_OBJECT = 0, 1, 2, 3
+
+EPILOG = """\
+exit codes: 0 success, 1 internal error, 2 bad input or usage, 3 no object found.
+Output axes follow glTF: +Y up, metres, the photographed side facing +Z, base on y=0.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"lift3d: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return v
+
+
+def _metres(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size in metres, got {text!r}") from None
+    if not (v > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive size in metres, got {text}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="lift3d", description="Photos to production-ready 3D assets.",
+                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"lift3d {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("photo", help="input photo: JPEG, PNG, WebP, TIFF or BMP")
+        sp.add_argument("--mask", metavar="FILE",
+                        help="your own mask image (white = object) instead of segmenting")
+        sp.add_argument("--segment", choices=("auto", "alpha", "classical"), default="auto",
+                        help="segmentation backend (default: auto = alpha if present, "
+                             "else classical)")
+        sp.add_argument("--thickness", type=float, default=0.8,
+                        help="object depth over silhouette width; 1.0 = round (default 0.8)")
+        sp.add_argument("--json", action="store_true",
+                        help="print a machine-readable summary on stdout")
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+        sp.add_argument("--debug", action="store_true", help="log details; show tracebacks")
+
+    img = sub.add_parser("image", help="one photo to a textured, watertight mesh",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common(img)
+    img.add_argument("-o", "--output", default=None,
+                     help="output file: .glb (default), .obj, .ply, .stl or .usdz "
+                          "(default: PHOTO's name with .glb)")
+    img.add_argument("--faces", type=_positive_int, default=20000,
+                     help="target triangle count (default 20000)")
+    img.add_argument("--texture-size", type=_positive_int, default=1024,
+                     help="texture side in pixels, a power of two (default 1024)")
+    img.add_argument("--uv", choices=("projective", "atlas", "xatlas"), default="projective",
+                     help="UV layout: projective (seamless, default), atlas or xatlas")
+    size = img.add_mutually_exclusive_group()
+    size.add_argument("--height", type=_metres,
+                      help=f"real height in metres (default {conventions.DEFAULT_HEIGHT_M})")
+    size.add_argument("--width", type=_metres, help="real width (x) in metres")
+    size.add_argument("--depth", type=_metres, help="real depth (z) in metres")
+    img.add_argument("--preview", metavar="PNG",
+                     help="also render a 2x2 turntable contact sheet to this PNG")
+
+    dep = sub.add_parser("depth", help="one photo to a 16-bit depth map (+ point cloud)",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common(dep)
+    dep.add_argument("-o", "--output", required=True,
+                     help="16-bit PNG depth map; a colourised PREVIEW_color.png goes beside it")
+    dep.add_argument("--ply", metavar="FILE", help="also write the visible surface as a "
+                     "coloured point cloud (.ply)")
+    dep.add_argument("--height", type=_metres,
+                     help=f"real height in metres (default {conventions.DEFAULT_HEIGHT_M})")
+    return p
+
+
+class _Progress:
+    """Stage-by-stage progress on stderr: a bar while running, timings as each ends."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, ev) -> None:
+        if not self.enabled:
+            return
+        if ev.finished is not None:
+            line = f"  {ev.finished.name:<8} {ev.finished.seconds:6.2f} s"
+            if self.tty:
+                sys.stderr.write("\r\033[K")
+            sys.stderr.write(line + "\n")
+        if ev.stage != "done":
+            width = 24
+            filled = round(width * ev.fraction)
+            bar = "#" * filled + "-" * (width - filled)
+            text = f"[{bar}] {ev.index + 1}/{len(ev.stages)} {ev.stage}..."
+            if self.tty:
+                sys.stderr.write("\r\033[K" + text)
+            else:
+                sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
+def _config(args: argparse.Namespace, **extra):
+    from ..config import Config
+
+    return Config(
+        segment="file" if args.mask else args.segment,
+        mask_path=args.mask,
+        thickness=args.thickness,
+        **extra,
+    )
+
+
+def _summary(result, written: list[Path], wall: float) -> dict:
+    m = result.mesh
+    b = m.bounds
+    return {
+        "input": result.photo.source,
+        "outputs": [str(p) for p in written],
+        "stages": [{"name": t.name, "seconds": round(t.seconds, 4)} for t in result.timings],
+        "total_seconds": round(wall, 4),
+        "vertices": int(len(m.welded().vertices)),
+        "faces": int(len(m.faces)),
+        "watertight": bool(result.watertight),
+        "bounds_m": {"min": [round(float(x), 5) for x in b[0]],
+                     "max": [round(float(x), 5) for x in b[1]]},
+        "size_m": {k: round(float(v), 5) for k, v in zip(("x", "y", "z"), b[1] - b[0],
+                                                        strict=True)},
+        "segmentation": result.segmentation.backend,
+        "axes": {"up": conventions.UP_AXIS, "front": conventions.FRONT_AXIS,
+                 "unit": conventions.UNIT},
+    }
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    from ..pipeline import image_to_file
+
+    out = args.output or str(Path(args.photo).with_suffix(".glb").name)
+    cfg = _config(args, faces=args.faces, texture_size=args.texture_size, uv=args.uv,
+                  height=args.height, width=args.width, depth=args.depth)
+    t0 = time.perf_counter()
+    result, written = image_to_file(args.photo, out, cfg,
+                                    progress=_Progress(not (args.quiet or args.json)),
+                                    preview=args.preview)
+    wall = time.perf_counter() - t0
+    summary = _summary(result, written, wall)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    elif not args.quiet:
+        s = summary["size_m"]
+        sized = ("default height" if cfg.height is None and cfg.width is None
+                 and cfg.depth is None else "as requested")
+        print(f"wrote {', '.join(summary['outputs'])}")
+        print(f"  {summary['faces']} faces, watertight: {'yes' if result.watertight else 'NO'}, "
+              f"size {s['x']:.3f} x {s['y']:.3f} x {s['z']:.3f} m (w x h x d, {sized}), "
+              f"{wall:.2f} s")
+        if sized == "default height":
+            print(f"  scaled to the default height {conventions.DEFAULT_HEIGHT_M} m; "
+                  "set --height, --width or --depth for the real size")
+    return EXIT_OK
+
+
+def cmd_depth(args: argparse.Namespace) -> int:
+    from ..depthmap import photo_to_depth_files
+
+    cfg = _config(args, height=args.height)
+    t0 = time.perf_counter()
+    result, written = photo_to_depth_files(
+        args.photo, args.output, cfg, ply=args.ply,
+        progress=_Progress(not (args.quiet or args.json)))
+    wall = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps({
+            "input": args.photo, "outputs": [str(p) for p in written],
+            "total_seconds": round(wall, 4),
+            "stages": [{"name": t.name, "seconds": round(t.seconds, 4)} for t in result.timings],
+            "depth_range_m": [round(result.near_m, 5), round(result.far_m, 5)],
+            "points": result.points,
+        }, indent=2))
+    elif not args.quiet:
+        print(f"wrote {', '.join(str(p) for p in written)} "
+              f"(depth {result.near_m:.3f} to {result.far_m:.3f} m, {wall:.2f} s)")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="lift3d: %(levelname)s: %(name)s: %(message)s")
+    from ..errors import Lift3DError
+
+    try:
+        handler = {"image": cmd_image, "depth": cmd_depth}[args.command]
+        return handler(args)
+    except Lift3DError as exc:
+        if args.debug:
+            logging.exception("failed")
+        kind = "no object found" if exc.exit_code == EXIT_NO_OBJECT else "error"
+        msg = str(exc)
+        if msg.startswith("no object found"):
+            print(f"lift3d: {msg}", file=sys.stderr)
+        else:
+            print(f"lift3d: {kind}: {msg}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("lift3d: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("lift3d: error: out of memory; try a smaller image or --texture-size",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:  # noqa: BLE001 - the CLI promises no tracebacks
+        if args.debug:
+            logging.exception("internal error")
+        print(f"lift3d: internal error: {type(exc).__name__}: {exc} "
+              "(a bug: please report it; --debug shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
