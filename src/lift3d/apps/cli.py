@@ -103,11 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _Progress:
-    """Stage-by-stage progress on stderr: a bar while running, timings as each ends."""
+    """Stage-by-stage progress on stderr.
+
+    On a terminal: a live bar, and each stage's time as it ends. Otherwise (logs,
+    pipes) the timings are held back and printed as one table on success, so a
+    failure's stderr is its one error line.
+    """
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
+        self.lines: list[str] = []
+        self.bar_shown = False
 
     def __call__(self, ev) -> None:
         if not self.enabled:
@@ -115,18 +122,46 @@ class _Progress:
         if ev.finished is not None:
             line = f"  {ev.finished.name:<8} {ev.finished.seconds:6.2f} s"
             if self.tty:
-                sys.stderr.write("\r\033[K")
-            sys.stderr.write(line + "\n")
-        if ev.stage != "done":
+                self.clear()
+                sys.stderr.write(line + "\n")
+            else:
+                self.lines.append(line)
+        if ev.stage != "done" and self.tty:
             width = 24
             filled = round(width * ev.fraction)
             bar = "#" * filled + "-" * (width - filled)
-            text = f"[{bar}] {ev.index + 1}/{len(ev.stages)} {ev.stage}..."
-            if self.tty:
-                sys.stderr.write("\r\033[K" + text)
-            else:
-                sys.stderr.write(text + "\n")
+            sys.stderr.write(f"\r\033[K[{bar}] {ev.index + 1}/{len(ev.stages)} {ev.stage}...")
+            self.bar_shown = True
         sys.stderr.flush()
+
+    def clear(self) -> None:
+        """Erase a live bar (before an error line, or a timing line, replaces it)."""
+        if self.bar_shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            self.bar_shown = False
+
+    def finish(self) -> None:
+        """Print held-back timings (non-terminal output) after a success."""
+        self.clear()
+        if self.lines:
+            sys.stderr.write("\n".join(self.lines) + "\n")
+            self.lines = []
+
+
+_PROGRESS: list[_Progress] = []
+
+
+def _progress(args: argparse.Namespace) -> _Progress:
+    p = _Progress(not (args.quiet or args.json))
+    _PROGRESS.append(p)
+    return p
+
+
+def _clear_progress() -> None:
+    for p in _PROGRESS:
+        p.clear()
+    _PROGRESS.clear()
 
 
 def _config(args: argparse.Namespace, **extra):
@@ -168,9 +203,10 @@ def cmd_image(args: argparse.Namespace) -> int:
     cfg = _config(args, faces=args.faces, texture_size=args.texture_size, uv=args.uv,
                   height=args.height, width=args.width, depth=args.depth)
     t0 = time.perf_counter()
-    result, written = image_to_file(args.photo, out, cfg,
-                                    progress=_Progress(not (args.quiet or args.json)),
+    progress = _progress(args)
+    result, written = image_to_file(args.photo, out, cfg, progress=progress,
                                     preview=args.preview)
+    progress.finish()
     wall = time.perf_counter() - t0
     summary = _summary(result, written, wall)
     if args.json:
@@ -194,9 +230,10 @@ def cmd_depth(args: argparse.Namespace) -> int:
 
     cfg = _config(args, height=args.height)
     t0 = time.perf_counter()
-    result, written = photo_to_depth_files(
-        args.photo, args.output, cfg, ply=args.ply,
-        progress=_Progress(not (args.quiet or args.json)))
+    progress = _progress(args)
+    result, written = photo_to_depth_files(args.photo, args.output, cfg, ply=args.ply,
+                                           progress=progress)
+    progress.finish()
     wall = time.perf_counter() - t0
     if args.json:
         print(json.dumps({
@@ -224,8 +261,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         handler = {"image": cmd_image, "depth": cmd_depth}[args.command]
-        return handler(args)
+        code = handler(args)
+        _PROGRESS.clear()
+        return code
     except Lift3DError as exc:
+        _clear_progress()
         if args.debug:
             logging.exception("failed")
         kind = "no object found" if exc.exit_code == EXIT_NO_OBJECT else "error"
@@ -236,13 +276,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lift3d: {kind}: {msg}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        _clear_progress()
         print("lift3d: interrupted", file=sys.stderr)
         return 130
     except MemoryError:
+        _clear_progress()
         print("lift3d: error: out of memory; try a smaller image or --texture-size",
               file=sys.stderr)
         return EXIT_INTERNAL
     except Exception as exc:  # noqa: BLE001 - the CLI promises no tracebacks
+        _clear_progress()
         if args.debug:
             logging.exception("internal error")
         print(f"lift3d: internal error: {type(exc).__name__}: {exc} "
