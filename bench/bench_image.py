@@ -79,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             stage_times.setdefault(st.name, []).append(st.seconds)
         stage_times.setdefault("export", []).append(t_exp)
         rows.append((p.name, total, len(res.mesh.faces), res.watertight))
-        thumbs.append(render_view(res.mesh, azimuth_deg=30.0, elevation_deg=15.0, size=256))
+        # A three-quarter view and a side view: the side shows the guessed depth.
+        thumbs.append(np.hstack([
+            render_view(res.mesh, azimuth_deg=30.0, elevation_deg=15.0, size=256),
+            render_view(res.mesh, azimuth_deg=100.0, elevation_deg=10.0, size=256),
+        ]))
         labels.append(f"{p.stem[:28]}{'' if res.watertight else ' (open)'}")
         print(f"{p.name:40s} {total:6.2f} s  {len(res.mesh.faces):6d} faces  "
               f"watertight={res.watertight}")
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, why in failures:
         print(f"FAILED {name}: {why}")
     if thumbs:
-        sheet = contact_sheet(thumbs, labels, columns=6, cell=256)
+        sheet = contact_sheet(thumbs, labels, columns=4, cell=384)
         path = args.sheet or (args.out / "contact_sheet.png")
         from PIL import Image
 

@@ -92,7 +92,8 @@ def segment_photo(photo: Photo, cfg: Config) -> Segmentation:
     """The segmentation stage with ``cfg``'s backend."""
     from .segment import segment
 
-    return segment(photo, backend=cfg.segment, mask_path=cfg.mask_path)
+    mask = cfg.mask_path if cfg.segment == "file" else None
+    return segment(photo, backend=cfg.segment, mask_path=mask)
 
 
 def crop_photo(photo: Photo, seg: Segmentation, size: int) -> Crop:
