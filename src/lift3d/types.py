@@ -130,9 +130,13 @@ class Camera:
 
     def __post_init__(self) -> None:
         if self.model not in ("pinhole", "orthographic"):
-            raise ValueError(f"Camera.model must be 'pinhole' or 'orthographic', got {self.model!r}")
+            raise ValueError(
+                f"Camera.model must be 'pinhole' or 'orthographic', got {self.model!r}"
+            )
         if not (self.fx > 0 and self.fy > 0):
-            raise ValueError(f"Camera focal lengths must be positive, got fx={self.fx}, fy={self.fy}")
+            raise ValueError(
+                f"Camera focal lengths must be positive, got fx={self.fx}, fy={self.fy}"
+            )
 
     @classmethod
     def orthographic_square(cls, size: int, half_extent: float = 1.0) -> Camera:

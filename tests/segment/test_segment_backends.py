@@ -186,7 +186,7 @@ def test_classical_keeps_an_object_cut_off_by_the_frame():
     assert _iou(seg.binary, cover >= 0.5) > 0.95
 
 
-def test_classical_on_1024px_is_fast():
+def test_classical_on_1024px_photo():
     xx, yy, c = _grid(1024)
     # Anti-aliased by a 1-px linear ramp (cheaper than supersampling at this size).
     cover = np.clip(0.3 * 1024 + 0.5 - np.hypot(xx - c, yy - c), 0, 1).astype(np.float32)
