@@ -26,14 +26,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photos", type=Path, default=REPO.parent / "shared" / "data" / "photos")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     ap.add_argument("--limit", type=int, default=0, help="only the first N photos")
+    ap.add_argument("--names", default="",
+                    help="comma-separated file names: only these photos, in this order")
     ap.add_argument("--sheet", type=Path, default=None,
                     help="contact sheet path (default OUT/contact_sheet.png)")
     ap.add_argument("--uv", default="projective")
+    ap.add_argument("--cli", action="store_true",
+                    help="time `lift3d image` as a fresh process per photo (imports included; "
+                         "peak RSS of the largest child)")
     args = ap.parse_args(argv)
     if not args.photos.is_dir():
         print(f"bench: no photos at {args.photos}", file=sys.stderr)
         return 2
 
+    if args.cli:
+        return bench_cli(args)
     t0 = time.perf_counter()
     import numpy as np
 
@@ -50,9 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                        lift3d.Config(faces=2000, texture_size=256))
     import_s = time.perf_counter() - t0
 
-    photos = sorted(p for p in args.photos.iterdir() if p.is_file())
-    if args.limit:
-        photos = photos[: args.limit]
+    photos = _select(args)
     args.out.mkdir(parents=True, exist_ok=True)
     cfg = lift3d.Config(uv=args.uv)
     rows, stage_times, totals, thumbs, labels = [], {}, [], [], []
@@ -116,9 +121,54 @@ def main(argv: list[str] | None = None) -> int:
         path = args.sheet or (args.out / "contact_sheet.png")
         from PIL import Image
 
-        Image.fromarray(sheet).save(path)
+        Image.fromarray(sheet).save(path, quality=85) if path.suffix.lower() in (
+            ".jpg", ".jpeg") else Image.fromarray(sheet).save(path)
         print(f"contact sheet: {path}")
     return 1 if failures else 0
+
+
+def _select(args: argparse.Namespace) -> list[Path]:
+    photos = sorted(p for p in args.photos.iterdir() if p.is_file())
+    if args.names:
+        by_name = {p.name: p for p in photos}
+        missing = [n for n in args.names.split(",") if n not in by_name]
+        if missing:
+            raise SystemExit(f"bench: not in {args.photos}: {', '.join(missing)}")
+        photos = [by_name[n] for n in args.names.split(",")]
+    if args.limit:
+        photos = photos[: args.limit]
+    return photos
+
+
+def bench_cli(args: argparse.Namespace) -> int:
+    """Wall time of the command line, one process per photo, as a user runs it."""
+    import json
+    import subprocess
+
+    photos = _select(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    walls, codes, watertight = [], {}, 0
+    for p in photos:
+        t = time.perf_counter()
+        r = subprocess.run([sys.executable, "-m", "lift3d", "image", str(p), "-o",
+                            str(args.out / f"{p.stem}.glb"), "--json"],
+                           capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        codes[r.returncode] = codes.get(r.returncode, 0) + 1
+        if r.returncode == 0:
+            walls.append(wall)
+            watertight += bool(json.loads(r.stdout)["watertight"])
+        print(f"{p.name:40s} exit {r.returncode}  {wall:6.2f} s")
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    print()
+    print(f"photos: {len(photos)}   exit codes: {codes}")
+    if walls:
+        print(f"CLI wall time per photo: median {statistics.median(walls):.2f} s, "
+              f"max {max(walls):.2f} s (target <= 3 s: ratio "
+              f"{statistics.median(walls) / 3.0:.2f})")
+        print(f"watertight: {watertight}/{len(walls)}")
+    print(f"peak RSS of one CLI process: {peak_mb:.0f} MB (target <= 2048 MB)")
+    return 0 if set(codes) <= {0, 3} else 1
 
 
 if __name__ == "__main__":
