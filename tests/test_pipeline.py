@@ -115,3 +115,36 @@ def test_atlas_uv_mode_bakes_a_seamed_texture():
     col = m.vertex_colors().astype(float)
     right = m.vertices[:, 0] > 0.5 * m.bounds[1][0]
     assert col[right, 2].mean() > 120
+
+
+def test_point_cloud_lines_up_with_the_mesh(tmp_path):
+    from lift3d.depthmap import depth_on_photo
+    from lift3d.pipeline import _Clock, shape_from_photo
+
+    photo_arr = _two_tone_photo()
+    mesh = lift3d.reconstruct(photo_arr, CFG).mesh
+    photo, _, crop, depth = shape_from_photo(photo_arr, CFG, _Clock((), None), CFG.resolution)
+    _, pts = depth_on_photo(photo, crop, depth, CFG)
+    lo, hi = mesh.bounds
+    voxel = (hi[1] - lo[1]) / 60  # the ellipse is ~60 depth-camera pixels tall
+    # Same placement rule: x and y extents agree, and the visible surface is the +Z side.
+    np.testing.assert_allclose(pts.min(axis=0)[:2], lo[:2], atol=2 * voxel)
+    np.testing.assert_allclose(pts.max(axis=0)[:2], hi[:2], atol=2 * voxel)
+    assert pts[:, 2].max() == pytest.approx(hi[2], abs=2 * voxel)
+    assert pts[:, 2].min() > lo[2] + voxel
+
+
+def test_seam_copies_share_one_normal():
+    import trimesh
+
+    from lift3d.mesh import vertex_normals
+
+    box = trimesh.creation.icosphere(subdivisions=2)
+    # Split every vertex per face, as an atlas with a seam everywhere would.
+    v = box.vertices[box.faces].reshape(-1, 3)
+    f = np.arange(len(v)).reshape(-1, 3)
+    split = vertex_normals(v, f, welded_index=box.faces.ravel())
+    welded = vertex_normals(box.vertices, box.faces)
+    np.testing.assert_allclose(split, welded[box.faces.ravel()], atol=1e-6)
+    # Without the welded index each copy gets its own face's normal.
+    assert not np.allclose(vertex_normals(v, f), split, atol=1e-3)

@@ -7,7 +7,7 @@ The 16-bit PNG stores ``1 + round((z - near) / (far - near) * 65534)`` inside th
 object and 0 outside, with ``z`` the front z-depth in metres; ``near`` and ``far``
 are in the PNG's text chunks ``lift3d:near_m`` and ``lift3d:far_m``. The silhouette
 prior uses an orthographic camera, so ``z`` is measured from a plane in front of the
-object (``near`` is then 0) and the metres come from the requested object height.
+object (``near`` is then 0) and the metres come from the requested size (as for meshes).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from . import conventions
 from .config import Config
 from .errors import InputError
-from .pipeline import ProgressCallback, _Clock, crop_photo, segment_photo
+from .pipeline import ProgressCallback, _Clock, shape_from_photo, world_transform
 from .types import Crop, LayeredDepth, Photo, StageTiming
 
 log = logging.getLogger(__name__)
@@ -50,13 +50,16 @@ class DepthResult:
 
 
 def depth_on_photo(photo: Photo, crop: Crop, depth: LayeredDepth,
-                   height_m: float) -> tuple[np.ndarray, np.ndarray, float]:
+                   cfg: Config) -> tuple[np.ndarray, np.ndarray]:
     """Resample the front depth onto the photo grid, in metres.
 
+    Size and placement come from :func:`lift3d.pipeline.world_transform`, the rule
+    meshes are placed by, applied to the layered depth's entry and exit points: the
+    cloud and the mesh of one photo agree to within the meshing's voxel.
+
     Returns:
-        ``(depth_m, points_world, scale)``: depth ``(H, W)`` float32 (NaN outside),
-        the ``(N, 3)`` glTF-frame points of the visible surface in metres (base on
-        y = 0, centred on x and z, as meshes are), and metres per object unit.
+        ``(depth_m, points_world)``: depth ``(H, W)`` float32 (NaN outside), and the
+        ``(N, 3)`` glTF-frame points of the visible surface in metres.
     """
     import cv2
 
@@ -64,10 +67,12 @@ def depth_on_photo(photo: Photo, crop: Crop, depth: LayeredDepth,
 
     cam = depth.camera
     inside = depth.mask >= 0.5
-    ys = np.nonzero(inside.any(axis=1))[0]
-    # Object height in units from the silhouette's rows (pixel edges to pixel edges).
-    height_units = (ys.max() - ys.min() + 1) / cam.fy
-    scale = height_m / height_units
+    all_v, all_u = np.nonzero(inside)
+    solid = np.concatenate([
+        cam.unproject(all_u, all_v, depth.front[inside]),
+        cam.unproject(all_u, all_v, depth.back[inside]),
+    ])
+    scale, offset = world_transform(solid, cfg, depth.units_per_metre)
 
     xx, yy = conventions.pixel_centers(photo.width, photo.height)
     uc, vc = photo_to_crop(crop, xx, yy)
@@ -84,21 +89,10 @@ def depth_on_photo(photo: Photo, crop: Crop, depth: LayeredDepth,
         raise InputError("depth: the object vanished when mapped back to the photo")
 
     pts_cam = cam.unproject(ud[obj], vd[obj], front[obj])
-    pts = conventions.world_from_cam_points(pts_cam) * scale
-    # Same placement as meshes: from the layered depth's full extent, not just the
-    # visible points, so cloud and mesh of one photo line up.
-    all_v, all_u = np.nonzero(inside)
-    full = np.concatenate([
-        cam.unproject(all_u, all_v, depth.front[inside]),
-        cam.unproject(all_u, all_v, depth.back[inside]),
-    ])
-    fw = conventions.world_from_cam_points(full) * scale
-    lo, hi = fw.min(axis=0), fw.max(axis=0)
-    pts = pts - np.array([(lo[0] + hi[0]) / 2, lo[1], (lo[2] + hi[2]) / 2])
-
+    pts = conventions.world_from_cam_points(pts_cam) * scale + offset
     z_m = (front - float(front[obj].min())) * scale
     depth_m = np.where(obj, z_m, np.nan).astype(np.float32)
-    return depth_m, pts, float(scale)
+    return depth_m, pts
 
 
 def encode_depth_png(depth_m: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -149,9 +143,7 @@ def photo_to_depth_files(
     from PIL.PngImagePlugin import PngInfo
 
     from .export.points import write_point_cloud
-    from .io import load_photo
     from .io.atomic import atomic_path, check_writable_dir
-    from .shape import estimate_shape
 
     cfg = config if config is not None else Config()
     out = Path(output)
@@ -165,17 +157,9 @@ def photo_to_depth_files(
         check_writable_dir(ply_path.parent if str(ply_path.parent) else Path("."))
 
     clock = _Clock(STAGES, progress)
-    with clock.stage("load"):
-        photo = load_photo(image, max_side=cfg.max_side, max_pixels=cfg.max_pixels)
-    with clock.stage("segment"):
-        seg = segment_photo(photo, cfg)
-        crop = crop_photo(photo, seg, size=cfg.resolution)
-    with clock.stage("shape"):
-        depth = estimate_shape(crop, cfg.shape, thickness=cfg.thickness,
-                               resolution=cfg.resolution)
+    photo, _, crop, depth = shape_from_photo(image, cfg, clock, crop_size=cfg.resolution)
     with clock.stage("depth"):
-        height = cfg.height or conventions.DEFAULT_HEIGHT_M
-        depth_m, pts, _ = depth_on_photo(photo, crop, depth, height)
+        depth_m, pts = depth_on_photo(photo, crop, depth, cfg)
         code, near, far = encode_depth_png(depth_m)
     written: list[Path] = []
     with clock.stage("write"):

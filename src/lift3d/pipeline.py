@@ -132,40 +132,38 @@ def world_transform(vertices_cam: np.ndarray, cfg: Config,
     return float(scale), offset
 
 
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """``(V, 3)`` float32 area-weighted unit vertex normals."""
-    v = np.asarray(vertices, dtype=np.float64)
-    f = np.asarray(faces, dtype=np.int64)
-    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])  # length = 2 * area
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, f[:, k], fn)
-    norm = np.linalg.norm(n, axis=1, keepdims=True)
-    n = np.where(norm > 1e-20, n / np.maximum(norm, 1e-20), np.array([0.0, 1.0, 0.0]))
-    return n.astype(np.float32)
+def shape_from_photo(image, cfg: Config, clock: _Clock, crop_size: int,
+                     ) -> tuple[Photo, Segmentation, Crop, LayeredDepth]:
+    """The front half every photo command shares: load, segment and crop, shape.
 
-
-def reconstruct(image, config: Config | None = None,
-                progress: ProgressCallback | None = None) -> Result:
-    """One photo to a watertight, textured, real-scale mesh. See :func:`lift3d.reconstruct`."""
+    Times the stages ``load``, ``segment`` (crop included) and ``shape`` on ``clock``.
+    The crop is made at ``crop_size``; the shape stage resamples it to
+    ``cfg.resolution``.
+    """
     from .io import load_photo
-    from .mesh import is_watertight, mesh_from_depth
     from .shape import estimate_shape
-    from .texture import texture_mesh
-
-    cfg = config if config is not None else Config()
-    clock = _Clock(STAGES, progress)
 
     with clock.stage("load"):
         photo = load_photo(image, max_side=cfg.max_side, max_pixels=cfg.max_pixels)
     with clock.stage("segment"):
         seg = segment_photo(photo, cfg)
-        # One crop at texture resolution; the shape stage resamples it to its own.
-        crop = crop_photo(photo, seg, size=cfg.texture_size)
+        crop = crop_photo(photo, seg, size=crop_size)
     with clock.stage("shape"):
-        depth: LayeredDepth = estimate_shape(
-            crop, cfg.shape, thickness=cfg.thickness, resolution=cfg.resolution
-        )
+        depth = estimate_shape(crop, cfg.shape, thickness=cfg.thickness,
+                               resolution=cfg.resolution)
+    return photo, seg, crop, depth
+
+
+def reconstruct(image, config: Config | None = None,
+                progress: ProgressCallback | None = None) -> Result:
+    """One photo to a watertight, textured, real-scale mesh. See :func:`lift3d.reconstruct`."""
+    from .mesh import is_watertight, mesh_from_depth, vertex_normals
+    from .texture import texture_mesh
+
+    cfg = config if config is not None else Config()
+    clock = _Clock(STAGES, progress)
+    # One crop at texture resolution; the shape stage resamples it to its own.
+    photo, seg, crop, depth = shape_from_photo(image, cfg, clock, crop_size=cfg.texture_size)
     with clock.stage("mesh"):
         mesh_cam: Mesh = mesh_from_depth(depth, faces=cfg.faces)
     with clock.stage("texture"):
@@ -173,14 +171,7 @@ def reconstruct(image, config: Config | None = None,
     with clock.stage("place"):
         scale, offset = world_transform(np.asarray(mesh_cam.vertices), cfg, depth.units_per_metre)
         verts = conventions.world_from_cam_points(tx.vertices) * scale + offset
-        normals = vertex_normals(verts, tx.faces)
-        if tx.welded_index is not None:
-            # Seam copies share a position: give them the welded vertex's normal.
-            welded_n = vertex_normals(
-                conventions.world_from_cam_points(mesh_cam.vertices) * scale + offset,
-                mesh_cam.faces,
-            )
-            normals = welded_n[tx.welded_index]
+        normals = vertex_normals(verts, tx.faces, tx.welded_index)
         textured = TexturedMesh(
             vertices=verts.astype(np.float32),
             faces=np.asarray(tx.faces, dtype=np.int32),
@@ -227,13 +218,10 @@ def image_to_file(
     prev = _check_preview_path(preview) if preview is not None else None
     stages = STAGES + ("export",) + (("preview",) if prev is not None else ())
 
-    events: list[ProgressEvent] = []
-
     def relay(ev: ProgressEvent) -> None:
         # reconstruct() knows only its own stages; present the whole run's list.
         if ev.stage == "done":
             return
-        events.append(ev)
         if progress is not None:
             progress(dataclasses.replace(ev, stages=stages))
 

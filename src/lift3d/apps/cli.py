@@ -149,21 +149,6 @@ class _Progress:
             self.lines = []
 
 
-_PROGRESS: list[_Progress] = []
-
-
-def _progress(args: argparse.Namespace) -> _Progress:
-    p = _Progress(not (args.quiet or args.json))
-    _PROGRESS.append(p)
-    return p
-
-
-def _clear_progress() -> None:
-    for p in _PROGRESS:
-        p.clear()
-    _PROGRESS.clear()
-
-
 def _config(args: argparse.Namespace, **extra):
     from ..config import Config
 
@@ -196,14 +181,13 @@ def _summary(result, written: list[Path], wall: float) -> dict:
     }
 
 
-def cmd_image(args: argparse.Namespace) -> int:
+def cmd_image(args: argparse.Namespace, progress: _Progress) -> int:
     from ..pipeline import image_to_file
 
     out = args.output or str(Path(args.photo).with_suffix(".glb").name)
     cfg = _config(args, faces=args.faces, texture_size=args.texture_size, uv=args.uv,
                   height=args.height, width=args.width, depth=args.depth)
     t0 = time.perf_counter()
-    progress = _progress(args)
     result, written = image_to_file(args.photo, out, cfg, progress=progress,
                                     preview=args.preview)
     progress.finish()
@@ -225,12 +209,11 @@ def cmd_image(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_depth(args: argparse.Namespace) -> int:
+def cmd_depth(args: argparse.Namespace, progress: _Progress) -> int:
     from ..depthmap import photo_to_depth_files
 
     cfg = _config(args, height=args.height)
     t0 = time.perf_counter()
-    progress = _progress(args)
     result, written = photo_to_depth_files(args.photo, args.output, cfg, ply=args.ply,
                                            progress=progress)
     progress.finish()
@@ -259,13 +242,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="lift3d: %(levelname)s: %(name)s: %(message)s")
     from ..errors import Lift3DError
 
+    progress = _Progress(enabled=not (args.quiet or args.json))
     try:
         handler = {"image": cmd_image, "depth": cmd_depth}[args.command]
-        code = handler(args)
-        _PROGRESS.clear()
-        return code
+        return handler(args, progress)
     except Lift3DError as exc:
-        _clear_progress()
+        progress.clear()
         if args.debug:
             logging.exception("failed")
         kind = "no object found" if exc.exit_code == EXIT_NO_OBJECT else "error"
@@ -276,16 +258,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lift3d: {kind}: {msg}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        _clear_progress()
+        progress.clear()
         print("lift3d: interrupted", file=sys.stderr)
         return 130
     except MemoryError:
-        _clear_progress()
+        progress.clear()
         print("lift3d: error: out of memory; try a smaller image or --texture-size",
               file=sys.stderr)
         return EXIT_INTERNAL
     except Exception as exc:  # noqa: BLE001 - the CLI promises no tracebacks
-        _clear_progress()
+        progress.clear()
         if args.debug:
             logging.exception("internal error")
         print(f"lift3d: internal error: {type(exc).__name__}: {exc} "

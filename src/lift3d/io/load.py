@@ -128,7 +128,7 @@ def _pil_to_array(im) -> np.ndarray:
         g = np.asarray(im, dtype=np.float32)
         g = g / max(float(g.max()), 1e-6) if g.max() > 1 else g
         return np.repeat(np.clip(g, 0, 1)[..., None], 3, axis=2)
-    if mode in ("RGB;16", "RGBA;16") or (hasattr(im, "getbands") and mode.endswith(";16")):
+    if mode.endswith(";16"):
         im = im.convert("RGBA" if "A" in mode else "RGB")
     has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
         mode == "P" and "transparency" in im.info

@@ -9,13 +9,12 @@ from .cleanup import (
     components,
     decimate,
     drop_duplicate_faces,
-    face_areas,
     is_watertight,
     remove_floaters,
     smooth,
-    volume,
     weld,
 )
+from .geometry import face_areas, vertex_normals, volume
 from .occupancy import depth_field, field_to_mesh, silhouette_sdf
 
 log = logging.getLogger(__name__)
@@ -57,6 +56,7 @@ __all__ = [
     "remove_floaters",
     "silhouette_sdf",
     "smooth",
+    "vertex_normals",
     "volume",
     "weld",
 ]

@@ -11,6 +11,7 @@ import logging
 import numpy as np
 
 from ..types import Mesh
+from .geometry import face_areas
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +71,6 @@ def components(mesh: Mesh) -> tuple[int, np.ndarray]:
     g = sp.coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(nv, nv))
     n, vlabel = connected_components(g, directed=False)
     return int(n), vlabel[f[:, 0]]
-
-
-def face_areas(mesh: Mesh) -> np.ndarray:
-    """``(F,)`` float64 triangle areas."""
-    t = np.asarray(mesh.vertices)[np.asarray(mesh.faces)]
-    return 0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1)
-
-
-def volume(mesh: Mesh) -> float:
-    """Signed volume (positive for a closed mesh with outward normals)."""
-    t = np.asarray(mesh.vertices)[np.asarray(mesh.faces)]
-    return float(np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() / 6.0)
 
 
 def remove_floaters(mesh: Mesh, min_fraction: float = 0.01) -> Mesh:

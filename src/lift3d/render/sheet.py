@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..errors import InputError, OutputError
+from ..errors import InputError
+from ..io.atomic import atomic_path
 from ..types import TexturedMesh
 from .view import _check_size, _checked_arrays, render_view
 
@@ -133,9 +133,8 @@ def write_preview(
 ) -> Path:
     """Write the 2 x 2 :func:`turntable_sheet` of ``mesh`` as a PNG, atomically.
 
-    The image goes to a temporary file in the destination's directory, which is then
-    renamed over ``path`` (``os.replace``), so readers never see a half-written file;
-    the temporary file is removed on any error.
+    Written through :func:`lift3d.io.atomic.atomic_path`: readers never see a
+    half-written file, and nothing is left behind on error.
 
     Args:
         mesh: the textured mesh (glTF frame).
@@ -157,34 +156,9 @@ def write_preview(
     path = Path(path)
     if path.suffix.lower() != ".png":
         log.warning("write_preview: %s does not end in .png; writing PNG anyway", path)
-    parent = path.parent
-    if not parent.is_dir():
-        raise OutputError(f"cannot write preview {path}: directory {parent} does not exist")
     sheet = turntable_sheet(mesh, size=size, title=title)
-
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write preview {path}: {exc}") from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(sheet, mode="RGB").save(fh, format="PNG")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as cleanup:  # pragma: no cover - best effort
-            log.warning("write_preview: could not remove temporary %s: %s", tmp, cleanup)
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise OutputError(f"cannot write preview {path}: {exc}") from exc
-        raise
-    log.info("wrote preview %s (%dx%d)", path, sheet.shape[1], sheet.shape[0])
+    with atomic_path(path) as tmp:
+        Image.fromarray(sheet, mode="RGB").save(tmp, format="PNG")
     return path
 
 

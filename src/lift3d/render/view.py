@@ -73,7 +73,9 @@ def _checked_arrays(mesh: TexturedMesh, func: str) -> dict[str, np.ndarray]:
     n = None if mesh.normals is None else np.asarray(mesh.normals, dtype=np.float32)
     if n is None or n.shape != v.shape or not np.isfinite(n).all():
         log.warning("%s: mesh normals missing or malformed; computing them from faces", func)
-        n = _vertex_normals(v, f)
+        from ..mesh.geometry import vertex_normals
+
+        n = vertex_normals(v, f)
 
     uv = None if mesh.uv is None else np.asarray(mesh.uv, dtype=np.float32)
     if uv is None or uv.shape != (v.shape[0], 2) or not np.isfinite(uv).all():
@@ -102,16 +104,6 @@ def _texture_uint8(texture: np.ndarray | None, func: str) -> np.ndarray:
     if t.shape[2] == 1:
         t = np.repeat(t, 3, axis=2)
     return np.ascontiguousarray(t[..., :3])
-
-
-def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """``(V, 3)`` float32 area-weighted unit vertex normals of a triangle mesh."""
-    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, f[:, k], fn)
-    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)
-    return n.astype(np.float32)
 
 
 def _check_background(background: Sequence[float]) -> np.ndarray:

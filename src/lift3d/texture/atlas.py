@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lift3d.errors import require
-from lift3d.types import Mesh
+from ..errors import require
+from ..types import Mesh
 
 _log = logging.getLogger(__name__)
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lift3d.texture.atlas import Unwrap
-from lift3d.texture.raster import rasterize_uv
-from lift3d.types import Camera
+from ..mesh.geometry import vertex_normals
+from ..types import Camera
+from .atlas import Unwrap
+from .raster import rasterize_uv
 
 __all__ = ["inpaint_outside", "bake_projective", "fill_empty"]
 
@@ -62,24 +63,6 @@ def _scaled_camera(camera: Camera, width: int, height: int) -> Camera:
         int(width),
         int(height),
     )
-
-
-def _vertex_normals(unwrap: Unwrap) -> np.ndarray:
-    """Area-weighted unit normals per split vertex, averaged over the welded vertex so
-    they are continuous across seams."""
-    v = np.asarray(unwrap.vertices, dtype=np.float64)
-    f = np.asarray(unwrap.faces, dtype=np.int64)
-    w = np.asarray(unwrap.welded_index, dtype=np.int64)
-    t = v[f]
-    fn = np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])  # length = 2 * area
-    n_w = int(w.max()) + 1 if len(w) else 0
-    acc = np.zeros((n_w, 3))
-    wf = w[f]
-    for k in range(3):
-        np.add.at(acc, wf[:, k], fn)
-    norm = np.linalg.norm(acc, axis=1, keepdims=True)
-    acc = np.where(norm > 0, acc / np.where(norm > 0, norm, 1.0), 0.0)
-    return acc[w]
 
 
 def _back_view(rgb: np.ndarray, blur_sigma: float, desaturate: float) -> np.ndarray:
@@ -132,7 +115,8 @@ def bake_projective(
     f = np.asarray(unwrap.faces, dtype=np.int64)[fid]  # (N, 3)
     verts = np.asarray(unwrap.vertices, dtype=np.float64)
     pos = np.einsum("nk,nkj->nj", b, verts[f])
-    normals = np.einsum("nk,nkj->nj", b, _vertex_normals(unwrap)[f])
+    vn = vertex_normals(unwrap.vertices, unwrap.faces, unwrap.welded_index)
+    normals = np.einsum("nk,nkj->nj", b, vn[f])
 
     uvpix = cam.project(pos)
     map_x = np.full((size, size), -1.0, dtype=np.float32)
