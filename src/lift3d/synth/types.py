@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -88,15 +92,15 @@ class SynthBatch:
         fov: ``(B,)`` float32 the crop's full field of view, radians.
     """
 
-    image: "object"
-    mask: "object"
-    depth: "object"
-    layer2: "object"
-    normals: "object"
-    back_rgb: "object"
-    z_ref: "object"
-    scale: "object"
-    fov: "object"
+    image: torch.Tensor
+    mask: torch.Tensor
+    depth: torch.Tensor
+    layer2: torch.Tensor
+    normals: torch.Tensor
+    back_rgb: torch.Tensor
+    z_ref: torch.Tensor
+    scale: torch.Tensor
+    fov: torch.Tensor
 
     def to(self, device) -> SynthBatch:
         """The same batch with every tensor moved to ``device``."""
