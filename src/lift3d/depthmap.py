@@ -5,9 +5,10 @@ of the layered depth back onto the photo's own pixel grid.
 
 The 16-bit PNG stores ``1 + round((z - near) / (far - near) * 65534)`` inside the
 object and 0 outside, with ``z`` the front z-depth in metres; ``near`` and ``far``
-are in the PNG's text chunks ``lift3d:near_m`` and ``lift3d:far_m``. The silhouette
-prior uses an orthographic camera, so ``z`` is measured from a plane in front of the
-object (``near`` is then 0) and the metres come from the requested size (as for meshes).
+are in the PNG's text chunks ``lift3d:near_m`` and ``lift3d:far_m``. Every shape
+backend (``Config.shape``: the silhouette prior, the learned network) sees the crop
+with an orthographic camera, so ``z`` is measured from the object's nearest point
+(``near`` is then 0) and the metres come from the requested size (as for meshes).
 """
 
 from __future__ import annotations
@@ -68,10 +69,15 @@ def depth_on_photo(photo: Photo, crop: Crop, depth: LayeredDepth,
     cam = depth.camera
     inside = depth.mask >= 0.5
     all_v, all_u = np.nonzero(inside)
-    solid = np.concatenate([
-        cam.unproject(all_u, all_v, depth.front[inside]),
-        cam.unproject(all_u, all_v, depth.back[inside]),
-    ])
+    parts = [cam.unproject(all_u, all_v, depth.front[inside]),
+             cam.unproject(all_u, all_v, depth.back[inside])]
+    if depth.back2 is not None:
+        # A second layer (a handle behind the body) extends the mesh further back;
+        # the cloud must be placed by the same extent.
+        l2 = inside & np.isfinite(depth.back2)
+        v2, u2 = np.nonzero(l2)
+        parts.append(cam.unproject(u2, v2, depth.back2[l2]))
+    solid = np.concatenate(parts)
     scale, offset = world_transform(solid, cfg, depth.units_per_metre)
 
     xx, yy = conventions.pixel_centers(photo.width, photo.height)

@@ -93,7 +93,9 @@ def segment_photo(photo: Photo, cfg: Config) -> Segmentation:
     from .segment import segment
 
     mask = cfg.mask_path if cfg.segment == "file" else None
-    return segment(photo, backend=cfg.segment, mask_path=mask)
+    # The learned segmenter is the shape network's mask: it shares its weights file.
+    model = cfg.model_path if cfg.segment == "learned" else None
+    return segment(photo, backend=cfg.segment, mask_path=mask, model_path=model)
 
 
 def crop_photo(photo: Photo, seg: Segmentation, size: int) -> Crop:
@@ -141,16 +143,19 @@ def shape_from_photo(image, cfg: Config, clock: _Clock, crop_size: int,
     ``cfg.resolution``.
     """
     from .io import load_photo
-    from .shape import estimate_shape
+    from .shape import BACKENDS, accepts_option, estimate_shape
 
     with clock.stage("load"):
         photo = load_photo(image, max_side=cfg.max_side, max_pixels=cfg.max_pixels)
     with clock.stage("segment"):
         seg = segment_photo(photo, cfg)
         crop = crop_photo(photo, seg, size=crop_size)
+    options = {}
+    if cfg.model_path is not None and accepts_option(BACKENDS[cfg.shape], "model_path"):
+        options["model_path"] = cfg.model_path
     with clock.stage("shape"):
         depth = estimate_shape(crop, cfg.shape, thickness=cfg.thickness,
-                               resolution=cfg.resolution)
+                               resolution=cfg.resolution, **options)
     return photo, seg, crop, depth
 
 
@@ -167,7 +172,8 @@ def reconstruct(image, config: Config | None = None,
     with clock.stage("mesh"):
         mesh_cam: Mesh = mesh_from_depth(depth, faces=cfg.faces)
     with clock.stage("texture"):
-        tx = texture_mesh(mesh_cam, crop, depth.camera, size=cfg.texture_size, mode=cfg.uv)
+        tx = texture_mesh(mesh_cam, crop, depth.camera, size=cfg.texture_size, mode=cfg.uv,
+                          back_rgb=depth.back_rgb)
     with clock.stage("place"):
         scale, offset = world_transform(np.asarray(mesh_cam.vertices), cfg, depth.units_per_metre)
         verts = conventions.world_from_cam_points(tx.vertices) * scale + offset

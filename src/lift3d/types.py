@@ -182,6 +182,16 @@ class LayeredDepth:
             ``back >= front`` inside the mask.
         units_per_metre: how many depth units make one metre, or ``None`` when the
             scale is unknown (the exporter then applies the requested size).
+        front2, back2: optional ``(H, W)`` float32 z-depths of a second entry and exit
+            of the same ray (a handle behind the body, the far side of a ring);
+            ``back <= front2 <= back2`` where finite, NaN where the ray does not
+            re-enter. Both or neither are given.
+        back_rgb: optional ``(H, W, 3)`` float32 sRGB in ``[0, 1]``: colour of the
+            surface where the ray first leaves the object (the unseen back), valid
+            inside the mask.
+        normals: optional ``(H, W, 3)`` float32 camera-frame unit normals of the
+            surface where the ray enters (OpenCV axes; facing the camera means
+            ``z < 0``), valid inside the mask.
     """
 
     camera: Camera
@@ -189,6 +199,10 @@ class LayeredDepth:
     front: np.ndarray
     back: np.ndarray
     units_per_metre: float | None = None
+    front2: np.ndarray | None = None
+    back2: np.ndarray | None = None
+    back_rgb: np.ndarray | None = None
+    normals: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shape = (self.camera.height, self.camera.width)
@@ -196,6 +210,22 @@ class LayeredDepth:
             a = getattr(self, name)
             if a.shape != shape:
                 raise ValueError(f"LayeredDepth.{name} has shape {a.shape}, camera wants {shape}")
+        if (self.front2 is None) != (self.back2 is None):
+            raise ValueError("LayeredDepth.front2 and back2 must be given together")
+        for name, want in (("front2", shape), ("back2", shape), ("back_rgb", shape + (3,)),
+                           ("normals", shape + (3,))):
+            a = getattr(self, name)
+            if a is not None and np.shape(a) != want:
+                raise ValueError(
+                    f"LayeredDepth.{name} has shape {np.shape(a)}, camera wants {want}")
+
+    @property
+    def has_layer2(self) -> bool:
+        """Whether some ray enters the object a second time (finite ``front2``)."""
+        if self.front2 is None or self.back2 is None:
+            return False
+        return bool((np.isfinite(self.front2) & np.isfinite(self.back2)
+                     & (self.mask >= 0.5)).any())
 
     @property
     def thickness(self) -> np.ndarray:

@@ -192,3 +192,31 @@ def test_shared_photos_end_to_end(tmp_path, shared_photos):
         m = trimesh.load(out, force="mesh")
         assert m.is_watertight, photo.name
         assert m.bounds[1][1] == pytest.approx(0.3, abs=1e-3)
+
+
+def test_shape_prior_option(tmp_path, capsys):
+    out = tmp_path / "d.png"
+    code, stdout, err = run_cli(["depth", EXAMPLE, "-o", out, "--shape", "prior", "--json"],
+                                capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["shape"] == "prior"
+    assert (np.asarray(Image.open(out)) > 0).mean() > 0.2
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--shape", "learned", "--model", "{tmp}/missing.onnx"], "--model: no such file"),
+    (["--shape", "prior", "--model", "{tmp}/missing.onnx"], "--model: only used with"),
+    (["--shape", "sculpted"], "invalid choice"),
+    (["--uv", "cubemap"], "invalid choice"),
+])
+def test_backend_option_errors_are_one_line(tmp_path, capsys, args, text):
+    out = tmp_path / "m.glb"
+    argv = ["image", EXAMPLE, "-o", out, *[a.format(tmp=tmp_path) for a in args]]
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    _, err = capsys.readouterr()
+    assert code == 2, err
+    assert text in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

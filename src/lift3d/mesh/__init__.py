@@ -29,7 +29,8 @@ def mesh_from_depth(
 ) -> Mesh:
     """Turn layered depth into a watertight mesh in the camera frame (object units).
 
-    Occupancy between entry and exit depth, marching cubes (closed and manifold by
+    Occupancy between entry and exit depth (and between the second entry and exit,
+    where the depth has a second layer), marching cubes (closed and manifold by
     construction), removal of floating pieces, quadric decimation to about ``faces``
     triangles, and Taubin smoothing.
     """

@@ -33,6 +33,27 @@ def silhouette_sdf(mask: np.ndarray) -> np.ndarray:
     return sdf.astype(np.float32)
 
 
+def _layer_maps(mask: np.ndarray, front: np.ndarray, back: np.ndarray, px: float,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pixel ``(edge, mid, half)`` of one entry/exit layer, in object units.
+
+    ``edge`` is the signed distance to the layer's silhouette; ``mid`` and ``half``
+    (the interval's centre and half-length) are continued past the silhouette so the
+    field stays continuous there: the nearest inside pixel's mid, and a half-length
+    that goes negative with the distance from the edge.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    inside = mask >= 0.5
+    sdf_px = silhouette_sdf(mask)
+    mid = 0.5 * (front + back)
+    half = 0.5 * (back - front)
+    _, (iy, ix) = distance_transform_edt(~inside, return_indices=True)
+    mid = np.where(inside, mid, mid[iy, ix]).astype(np.float32)
+    half = np.where(inside, half, np.minimum(sdf_px, 0.0) * px).astype(np.float32)
+    return (sdf_px * px).astype(np.float32), mid, half
+
+
 def depth_field(depth: LayeredDepth, voxel: float | None = None,
                 ) -> tuple[np.ndarray, np.ndarray, float]:
     """A signed field that is positive inside the object described by ``depth``.
@@ -42,6 +63,12 @@ def depth_field(depth: LayeredDepth, voxel: float | None = None,
     distance to the silhouette: inside between entry and exit and inside the mask.
     All three terms are distances in object units, so the zero level set is smooth
     and closes at the rim where front meets back.
+
+    When the depth has a second layer (``front2``/``back2`` finite somewhere), the
+    field is the maximum (union) of the first layer's and the second layer's, the
+    latter built the same way over the pixels where the second layer exists (its own
+    silhouette and edge distance). The union of two fields that are negative on the
+    grid's border is too, so the surface stays closed.
 
     Args:
         depth: the layered depth.
@@ -56,24 +83,25 @@ def depth_field(depth: LayeredDepth, voxel: float | None = None,
     inside = mask >= 0.5
     if not inside.any():
         raise ValueError("depth: the mask is empty")
-    sdf_px = silhouette_sdf(mask)
-    mid = 0.5 * (depth.front + depth.back)
-    half = 0.5 * (depth.back - depth.front)
-    # Continue mid-plane and thickness past the silhouette so the field stays
-    # continuous there: the nearest inside pixel's mid, and a thickness that goes
-    # negative with distance.
-    from scipy.ndimage import distance_transform_edt
-
-    _, (iy, ix) = distance_transform_edt(~inside, return_indices=True)
-    mid = np.where(inside, mid, mid[iy, ix]).astype(np.float32)
-
     if cam.model != "orthographic":
         raise NotImplementedError("depth_field: only orthographic cameras are meshed so far")
     px = 1.0 / cam.fx  # object units per pixel
     if voxel is None:
         voxel = px
-    half = np.where(inside, half, np.minimum(sdf_px, 0.0) * px).astype(np.float32)
-    edge = sdf_px * px
+    front = np.asarray(depth.front, dtype=np.float32)
+    back = np.asarray(depth.back, dtype=np.float32)
+    edge, mid, half = _layer_maps(mask, front, back, px)
+
+    layer2 = None
+    if depth.front2 is not None and depth.back2 is not None:
+        f2 = np.asarray(depth.front2, dtype=np.float32)
+        b2 = np.asarray(depth.back2, dtype=np.float32)
+        in2 = inside & np.isfinite(f2) & np.isfinite(b2) & (b2 >= f2)
+        # A lone pixel cannot hold a closed surface at this voxel size; it would only
+        # add a speck.
+        if in2.sum() >= 4:
+            layer2 = (in2, _layer_maps(in2.astype(np.float32), np.where(in2, f2, 0.0),
+                                       np.where(in2, b2, 0.0), px))
 
     ys, xs = np.nonzero(inside)
     pad = 3
@@ -81,10 +109,11 @@ def depth_field(depth: LayeredDepth, voxel: float | None = None,
     x1 = (xs.max() + pad - cam.cx) * px
     y0 = (ys.min() - pad - cam.cy) * px
     y1 = (ys.max() + pad - cam.cy) * px
-    zin = depth.front[inside]
-    zout = depth.back[inside]
-    z0 = float(zin.min()) - pad * voxel
-    z1 = float(zout.max()) + pad * voxel
+    z0 = float(front[inside].min()) - pad * voxel
+    z_far = float(back[inside].max())
+    if layer2 is not None:
+        z_far = max(z_far, float(np.asarray(depth.back2)[layer2[0]].max()))
+    z1 = z_far + pad * voxel
     gx = np.arange(x0, x1 + 0.5 * voxel, voxel)
     gy = np.arange(y0, y1 + 0.5 * voxel, voxel)
     gz = np.arange(z0, z1 + 0.5 * voxel, voxel)
@@ -98,13 +127,16 @@ def depth_field(depth: LayeredDepth, voxel: float | None = None,
 
     def sample(a: np.ndarray, fill: float) -> np.ndarray:
         s = map_coordinates(a, coords, order=1, mode="constant", cval=fill)
-        return s.reshape(uu.shape).astype(np.float32)
+        return s.reshape(uu.shape).astype(np.float32)[..., None]
 
-    e = sample(edge, -1.0)[..., None]
-    m = sample(mid, float(mid.mean()))[..., None]
-    h = sample(half, -1.0)[..., None]
     z = gz.astype(np.float32)[None, None, :]
-    field = np.minimum(h - np.abs(z - m), e)
+    field = np.minimum(sample(half, -1.0) - np.abs(z - sample(mid, float(mid.mean()))),
+                       sample(edge, -1.0))
+    if layer2 is not None:
+        e2, m2, h2 = layer2[1]
+        f2 = np.minimum(sample(h2, -1.0) - np.abs(z - sample(m2, float(m2.mean()))),
+                        sample(e2, -1.0))
+        np.maximum(field, f2, out=field)
     origin = np.array([gx[0], gy[0], gz[0]], dtype=np.float64)
     return field.astype(np.float32), origin, float(voxel)
 

@@ -4,8 +4,10 @@
 the 3D point it shows (camera frame) and samples the photo where the camera sees that
 point. Front and back of the object both project onto the same photo pixel: the back
 shows the photo as if seen mirrored from behind, softened so it does not read as a
-sharp duplicate. :func:`fill_empty` then floods the gutters between charts (push-pull)
-so bilinear and mip-mapped sampling never pull in black.
+sharp duplicate, unless a back colour (the learned shape backend's prediction of the
+unseen side) is given, which the back then shows instead. :func:`fill_empty` then
+floods the gutters between charts (push-pull) so bilinear and mip-mapped sampling
+never pull in black.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def bake_projective(
     size: int,
     back_blur_px: float = 1.5,
     back_desaturate: float = 0.25,
+    back_image: np.ndarray | None = None,
 ) -> np.ndarray:
     """Bake ``image`` into a ``size x size`` texture for ``unwrap`` by projection.
 
@@ -95,6 +98,11 @@ def bake_projective(
         back_blur_px: Gaussian sigma, in pixels of the camera resolution, of the
             softening applied where the surface faces away from the camera.
         back_desaturate: how much of the colour to take out there (0 = none).
+        back_image: optional ``(h, w, 3)`` float32 in ``[0, 1]``: the colour of the
+            surface where each ray of the camera leaves the object (a shape network's
+            back colour), background already replaced, at the camera's aspect ratio
+            and any resolution. Texels facing away from the camera then take it,
+            sampled at their projected pixel, instead of the softened photo.
 
     Returns:
         ``(size, size, 3)`` uint8 texture, row 0 at the top, every texel filled.
@@ -125,9 +133,21 @@ def bake_projective(
     map_y[rows, cols] = uvpix[:, 1]
 
     front = cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    scale = 0.5 * (w / float(camera.width) + h / float(camera.height))
-    back_img = _back_view(img, max(back_blur_px * scale, 1e-3), back_desaturate)
-    back = cv2.remap(back_img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if back_image is None:
+        scale = 0.5 * (w / float(camera.width) + h / float(camera.height))
+        back_img = _back_view(img, max(back_blur_px * scale, 1e-3), back_desaturate)
+        back = cv2.remap(back_img, map_x, map_y, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    else:
+        bimg = np.ascontiguousarray(np.asarray(back_image, dtype=np.float32)[..., :3])
+        bcam = _scaled_camera(camera, bimg.shape[1], bimg.shape[0])
+        bpix = bcam.project(pos)
+        bmap_x = np.full((size, size), -1.0, dtype=np.float32)
+        bmap_y = np.full((size, size), -1.0, dtype=np.float32)
+        bmap_x[rows, cols] = bpix[:, 0]
+        bmap_y[rows, cols] = bpix[:, 1]
+        back = cv2.remap(bimg, bmap_x, bmap_y, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
 
     # Facing: n . d, with d the viewing ray (camera -> point). > 0 faces away.
     if cam.model == "orthographic":
@@ -135,8 +155,8 @@ def bake_projective(
     else:
         view = pos / np.maximum(np.linalg.norm(pos, axis=1, keepdims=True), 1e-12)
     facing = np.einsum("nj,nj->n", normals, view)
-    # Smooth switch over the silhouette rim so the sharp front and soft back meet
-    # without a visible line.
+    # Smooth switch over the silhouette rim, by the normal's angle to the view, so the
+    # front photo and the back colour meet without a visible line.
     t = np.clip((facing + 0.05) / 0.25, 0.0, 1.0)
     wb = (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
