@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -17,33 +15,9 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 
-def _write_mask_net(path: Path) -> str:
-    """A 1x1-conv network with the shape net's I/O: mask logit ``20 - 10 * (r+g+b)``
-    (dark = object, white = background); every other channel zero."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    w = np.zeros((netio.OUT_CHANNELS, 3, 1, 1), np.float32)
-    b = np.zeros(netio.OUT_CHANNELS, np.float32)
-    w[netio.CH_MASK, :, 0, 0] = -10.0
-    b[netio.CH_MASK] = 20.0
-    s = netio.INPUT_SIZE
-    graph = helper.make_graph(
-        [helper.make_node("Conv", [netio.INPUT_NAME, "w", "b"], [netio.OUTPUT_NAME])],
-        "tiny_mask_net",
-        [helper.make_tensor_value_info(netio.INPUT_NAME, TensorProto.FLOAT, [1, 3, s, s])],
-        [helper.make_tensor_value_info(netio.OUTPUT_NAME, TensorProto.FLOAT,
-                                       [1, netio.OUT_CHANNELS, s, s])],
-        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    onnx.save(model, str(path))
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> str:
-    return _write_mask_net(tmp_path_factory.mktemp("net") / "tiny.onnx")
+    return netio.write_stub_model(tmp_path_factory.mktemp("net") / "tiny.onnx")
 
 
 def _photo(h: int = 180, w: int = 260, cx: float = 170.0, cy: float = 80.0,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,41 +20,9 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 GREEN = (0.1, 0.8, 0.1)
-FRONT, BACK, FRONT2, BACK2 = -0.3, 0.3, 0.5, 0.8
-
-
-def write_tiny_net(path: Path, layer2: bool = False, input_name: str = netio.INPUT_NAME) -> str:
-    """A one-layer (1x1 conv) network with the shape net's I/O contract.
-
-    Dark pixels are object (mask logit ``20 - 10 * (r + g + b)``: white is background,
-    the green test objects are object); front and back depths are constant offsets
-    (a slab 0.6 crop half-widths thick); the second layer is off, or on everywhere
-    behind the slab; normals face the camera; the back colour is red.
-    """
-    from onnx import TensorProto, helper, numpy_helper
-
-    w = np.zeros((netio.OUT_CHANNELS, 3, 1, 1), np.float32)
-    b = np.zeros(netio.OUT_CHANNELS, np.float32)
-    w[netio.CH_MASK, :, 0, 0] = -10.0
-    b[netio.CH_MASK] = 20.0
-    b[netio.CH_FRONT], b[netio.CH_BACK] = FRONT, BACK
-    b[netio.CH_LAYER2] = 10.0 if layer2 else -10.0
-    b[netio.CH_FRONT2], b[netio.CH_BACK2] = FRONT2, BACK2
-    b[netio.CH_NORMAL] = (0.0, 0.0, -1.0)
-    b[netio.CH_BACK_RGB] = (6.0, -6.0, -6.0)
-    s = netio.INPUT_SIZE
-    graph = helper.make_graph(
-        [helper.make_node("Conv", [input_name, "w", "b"], [netio.OUTPUT_NAME])],
-        "tiny_shape_net",
-        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [1, 3, s, s])],
-        [helper.make_tensor_value_info(netio.OUTPUT_NAME, TensorProto.FLOAT,
-                                       [1, netio.OUT_CHANNELS, s, s])],
-        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    onnx.save(model, str(path))
-    return str(path)
+FRONT, BACK, FRONT2, BACK2 = (netio.STUB_FRONT, netio.STUB_BACK, netio.STUB_FRONT2,
+                              netio.STUB_BACK2)
+write_tiny_net = netio.write_stub_model
 
 
 @pytest.fixture(scope="module")

@@ -94,3 +94,45 @@ def decode(out: np.ndarray) -> NetOutput:
         normals=n.astype(np.float32),
         back_rgb=np.moveaxis(_sigmoid(out[CH_BACK_RGB]), 0, -1),
     )
+
+
+#: Constant depths the stub network of :func:`write_stub_model` outputs.
+STUB_FRONT, STUB_BACK, STUB_FRONT2, STUB_BACK2 = -0.3, 0.3, 0.5, 0.8
+
+
+def write_stub_model(path, layer2: bool = False, input_name: str = INPUT_NAME) -> str:
+    """Write a one-layer (1x1 conv) ONNX network with this I/O contract, for tests.
+
+    It lets the ``learned`` backends and the pipeline run without the shipped weights,
+    with outputs simple enough to check exactly. Needs the ``onnx`` package.
+
+    Dark pixels are object (mask logit ``20 - 10 * (r + g + b)``: white is background,
+    the green test objects are object); front and back depths are constant offsets
+    (a slab 0.6 crop half-widths thick); the second layer is off, or on everywhere
+    behind the slab; normals face the camera; the back colour is red.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.zeros((OUT_CHANNELS, 3, 1, 1), np.float32)
+    b = np.zeros(OUT_CHANNELS, np.float32)
+    w[CH_MASK, :, 0, 0] = -10.0
+    b[CH_MASK] = 20.0
+    b[CH_FRONT], b[CH_BACK] = STUB_FRONT, STUB_BACK
+    b[CH_LAYER2] = 10.0 if layer2 else -10.0
+    b[CH_FRONT2], b[CH_BACK2] = STUB_FRONT2, STUB_BACK2
+    b[CH_NORMAL] = (0.0, 0.0, -1.0)
+    b[CH_BACK_RGB] = (6.0, -6.0, -6.0)
+    s = INPUT_SIZE
+    graph = helper.make_graph(
+        [helper.make_node("Conv", [input_name, "w", "b"], [OUTPUT_NAME])],
+        "tiny_shape_net",
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [1, 3, s, s])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT,
+                                       [1, OUT_CHANNELS, s, s])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.save(model, str(path))
+    return str(path)
