@@ -21,7 +21,6 @@ def renders():
     pytest.importorskip("torch")
     from lift3d.synth.render import render_scenes
     from lift3d.synth.scene import sample_scene
-
     from lift3d.synth.shapes import sample_mesh
 
     scenes = []
