@@ -15,6 +15,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from lift3d.io.atomic import atomic_path
+
 W, H, PAD = 520, 300, 44
 COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189))
 
@@ -79,9 +81,8 @@ def main() -> None:
     for i, p in enumerate(panels):
         sheet.paste(p, (i * W, 0))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp.png")
-    sheet.save(tmp)
-    tmp.replace(args.out)
+    with atomic_path(args.out) as tmp:
+        sheet.save(tmp, format="PNG")
     print(f"wrote {args.out}: {len(train)} training and {len(val)} validation records")
 
 

@@ -45,3 +45,28 @@ def make_disc_photo(size: int = 160, radius: float = 0.3, bg=(1.0, 1.0, 1.0),
 @pytest.fixture
 def disc_photo() -> np.ndarray:
     return make_disc_photo()
+
+
+@pytest.fixture(scope="session")
+def write_tiny_isnet():
+    """``write(path, gain=-20.0, side=32) -> path``: a tiny ONNX model with ISNet's
+    interface, ``sigmoid(gain * mean_c(input))`` (dark pixels are foreground)."""
+    onnx = pytest.importorskip("onnx")
+    h, tp = onnx.helper, onnx.TensorProto
+
+    def write(path: Path, gain: float = -20.0, side: int = 32) -> Path:
+        nodes = [h.make_node("ReduceMean", ["input"], ["m"], axes=[1], keepdims=1),
+                 h.make_node("Mul", ["m", "k"], ["z"]),
+                 h.make_node("Sigmoid", ["z"], ["output"])]
+        graph = h.make_graph(
+            nodes, "tiny_isnet",
+            [h.make_tensor_value_info("input", tp.FLOAT, [1, 3, side, side])],
+            [h.make_tensor_value_info("output", tp.FLOAT, [1, 1, side, side])],
+            initializer=[h.make_tensor("k", tp.FLOAT, [], [gain])])
+        model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+        model.ir_version = 8
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(model.SerializeToString())
+        return path
+
+    return write

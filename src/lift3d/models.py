@@ -41,11 +41,12 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import Lift3DError, OutputError
+from .errors import Lift3DError, OutputError, one_line
 from .io.atomic import atomic_path, atomic_write_bytes
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,66 @@ class ModelError(Lift3DError):
 
 class ModelNotInstalledError(ModelError):
     """A backend needs an optional model that is not installed; says how to install it."""
+
+
+_SESSIONS: dict[tuple[str, int, int], object] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def onnx_session(path: str | os.PathLike, purpose: str, hint: str = "",
+                 error: type[Lift3DError] = ModelError):
+    """An ONNX Runtime session for the model file at ``path``, cached per file version.
+
+    The cache key holds the modification time and size, so a reinstalled file gets a
+    new session while repeated calls in one process load the model once. CUDA is used
+    when onnxruntime offers it (falling back to the CPU if the CUDA session fails),
+    else the CPU with one intra-op thread per core.
+
+    Args:
+        path: the ``.onnx`` file; it must exist.
+        purpose: what the model is for, named in errors (``"the learned shape network"``).
+        hint: what the user can do instead, appended to a load error.
+        error: the :class:`~lift3d.errors.Lift3DError` subclass raised for a bad file.
+
+    Raises:
+        error: the file is not a loadable ONNX model.
+        MissingExtraError: onnxruntime is not installed.
+    """
+    path = Path(path)
+    st = path.stat()
+    key = (str(path.resolve()), int(st.st_mtime_ns), int(st.st_size))
+    with _SESSIONS_LOCK:
+        sess = _SESSIONS.get(key)
+        if sess is None:
+            sess = _SESSIONS[key] = _new_session(path, purpose, hint, error)
+    return sess
+
+
+def _new_session(path: Path, purpose: str, hint: str, error: type[Lift3DError]):
+    from .errors import require
+
+    ort = require("onnxruntime", "all", purpose)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, os.cpu_count() or 1)
+    # Warnings about unused initialisers or provider fallbacks are not the user's
+    # business; real failures still raise.
+    opts.log_severity_level = 3
+    available = set(ort.get_available_providers())
+    tries = [[p] for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    for i, providers in enumerate(tries):
+        try:
+            sess = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises untyped errors
+            if i + 1 < len(tries):
+                logger.warning("%s: %s session failed (%s); using the CPU", purpose,
+                            providers[0], one_line(exc))
+                continue
+            tail = f"; {hint}" if hint else ""
+            raise error(f"{purpose}: {path} is not a usable ONNX model "
+                        f"({one_line(exc)}){tail}") from exc
+        logger.info("%s: %s on %s", purpose, path, sess.get_providers()[0])
+        return sess
+    raise error(f"{purpose}: onnxruntime offers no CPU or CUDA provider")
 
 
 @dataclass(frozen=True)

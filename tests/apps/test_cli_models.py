@@ -28,23 +28,6 @@ EXAMPLE = REPO / "examples" / "mug.jpg"
 RESOURCE = "/models/medium"
 
 
-def tiny_isnet_bytes(gain: float = -20.0, side: int = 32) -> bytes:
-    """A tiny model with ISNet's interface: ``sigmoid(gain * mean_c(input))``."""
-    onnx = pytest.importorskip("onnx")
-    h, tp = onnx.helper, onnx.TensorProto
-    nodes = [h.make_node("ReduceMean", ["input"], ["m"], axes=[1], keepdims=1),
-             h.make_node("Mul", ["m", "k"], ["z"]),
-             h.make_node("Sigmoid", ["z"], ["output"])]
-    graph = h.make_graph(
-        nodes, "tiny_isnet",
-        [h.make_tensor_value_info("input", tp.FLOAT, [1, 3, side, side])],
-        [h.make_tensor_value_info("output", tp.FLOAT, [1, 1, side, side])],
-        initializer=[h.make_tensor("k", tp.FLOAT, [], [gain])])
-    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model.SerializeToString()
-
-
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
@@ -85,8 +68,8 @@ def make_tarball(path: Path, payload: bytes, n_chunks: int = 3,
 
 
 @pytest.fixture
-def payload() -> bytes:
-    return tiny_isnet_bytes()
+def payload(write_tiny_isnet, tmp_path) -> bytes:
+    return write_tiny_isnet(tmp_path / "tiny_isnet.onnx").read_bytes()
 
 
 @pytest.fixture

@@ -23,24 +23,6 @@ from lift3d.segment.isnet import drop_small_parts, isnet_alpha, require_isnet, s
 from lift3d.types import Photo
 
 
-def tiny_isnet(path: Path, gain: float = -20.0, side: int = 32) -> Path:
-    onnx = pytest.importorskip("onnx")
-    h, tp = onnx.helper, onnx.TensorProto
-    nodes = [h.make_node("ReduceMean", ["input"], ["m"], axes=[1], keepdims=1),
-             h.make_node("Mul", ["m", "k"], ["z"]),
-             h.make_node("Sigmoid", ["z"], ["output"])]
-    graph = h.make_graph(
-        nodes, "tiny_isnet",
-        [h.make_tensor_value_info("input", tp.FLOAT, [1, 3, side, side])],
-        [h.make_tensor_value_info("output", tp.FLOAT, [1, 1, side, side])],
-        initializer=[h.make_tensor("k", tp.FLOAT, [], [gain])])
-    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
-    model.ir_version = 8
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(model.SerializeToString())
-    return path
-
-
 def disc_photo(h: int = 120, w: int = 200, radius: float = 35.0) -> tuple[Photo, np.ndarray]:
     """A dark disc on white, off-centre, non-square: ``(photo, true mask)``."""
     yy, xx = np.mgrid[0:h, 0:w]
@@ -69,8 +51,8 @@ def test_not_installed_says_how_to_install(models_root):
     assert str(models_root / "isnet") in str(info.value)
 
 
-def test_registered_and_segments_the_object(models_root):
-    tiny_isnet(models_root / "isnet" / "isnet_fp16.onnx")
+def test_registered_and_segments_the_object(models_root, write_tiny_isnet):
+    write_tiny_isnet(models_root / "isnet" / "isnet_fp16.onnx")
     photo, truth = disc_photo()
     seg = segment(photo, "isnet")
     assert BACKENDS["isnet"] is segment_isnet
@@ -82,31 +64,31 @@ def test_registered_and_segments_the_object(models_root):
     assert np.any((seg.alpha > 0.05) & (seg.alpha < 0.95))
 
 
-def test_uniform_photo_has_no_object(models_root):
-    tiny_isnet(models_root / "isnet" / "isnet_fp16.onnx")
+def test_uniform_photo_has_no_object(models_root, write_tiny_isnet):
+    write_tiny_isnet(models_root / "isnet" / "isnet_fp16.onnx")
     photo = Photo(rgb=np.ones((64, 64, 3), np.float32), alpha=None, source="<array>",
                   original_size=(64, 64))
     with pytest.raises(NoObjectError):
         segment(photo, "isnet")
 
 
-def test_prefers_fp16_and_reloads_a_replaced_file(models_root):
-    q8 = tiny_isnet(models_root / "isnet" / "isnet_quint8.onnx")
+def test_prefers_fp16_and_reloads_a_replaced_file(models_root, write_tiny_isnet):
+    q8 = write_tiny_isnet(models_root / "isnet" / "isnet_quint8.onnx")
     assert require_isnet() == q8
-    fp16 = tiny_isnet(models_root / "isnet" / "isnet_fp16.onnx")
+    fp16 = write_tiny_isnet(models_root / "isnet" / "isnet_fp16.onnx")
     assert require_isnet() == fp16
     photo, truth = disc_photo()
     before = isnet_alpha(photo.rgb, fp16)
     # Same size, new mtime: the cached session must not be reused.
-    tiny_isnet(fp16, gain=20.0)
+    write_tiny_isnet(fp16, gain=20.0)
     st = fp16.stat()
     os.utime(fp16, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     after = isnet_alpha(photo.rgb, fp16)
     assert iou(before > 0.5, truth) > 0.9 and iou(after > 0.5, ~truth) > 0.9
 
 
-def test_isnet_alpha_validates_input(models_root):
-    path = tiny_isnet(models_root / "isnet" / "isnet_fp16.onnx")
+def test_isnet_alpha_validates_input(models_root, write_tiny_isnet):
+    path = write_tiny_isnet(models_root / "isnet" / "isnet_fp16.onnx")
     with pytest.raises(ValueError, match="rgb"):
         isnet_alpha(np.zeros((10, 10), np.float32), path)
 

@@ -130,13 +130,14 @@ def depth_field(depth: LayeredDepth, voxel: float | None = None,
         return s.reshape(uu.shape).astype(np.float32)[..., None]
 
     z = gz.astype(np.float32)[None, None, :]
-    field = np.minimum(sample(half, -1.0) - np.abs(z - sample(mid, float(mid.mean()))),
-                       sample(edge, -1.0))
+
+    def layer_field(e: np.ndarray, m: np.ndarray, h: np.ndarray) -> np.ndarray:
+        return np.minimum(sample(h, -1.0) - np.abs(z - sample(m, float(m.mean()))),
+                          sample(e, -1.0))
+
+    field = layer_field(edge, mid, half)
     if layer2 is not None:
-        e2, m2, h2 = layer2[1]
-        f2 = np.minimum(sample(h2, -1.0) - np.abs(z - sample(m2, float(m2.mean()))),
-                        sample(e2, -1.0))
-        np.maximum(field, f2, out=field)
+        np.maximum(field, layer_field(*layer2[1]), out=field)
     origin = np.array([gx[0], gy[0], gz[0]], dtype=np.float64)
     return field.astype(np.float32), origin, float(voxel)
 

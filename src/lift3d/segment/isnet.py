@@ -13,7 +13,6 @@ Importing this module registers the backend with :func:`lift3d.segment.register_
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..models import ModelError, ModelNotInstalledError, find_model
+from ..models import ModelNotInstalledError, find_model, onnx_session
 from ..types import Photo, Segmentation
 from . import register_backend
 from ._masks import component_areas, keep_large_components
@@ -61,21 +60,6 @@ def require_isnet(root: str | os.PathLike | None = None) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=2)
-def _session(path: str, mtime_ns: int, size: int):
-    """An ONNX Runtime CPU session, cached per file version (mtime and size in the key)."""
-    del mtime_ns, size  # only part of the cache key: a reinstalled file gets a new session
-    from ..errors import require
-
-    ort = require("onnxruntime", "all", "segmentation backend 'isnet'")
-    try:
-        return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - ORT raises its own untyped errors
-        raise ModelError(f"segment: cannot load the ISNet model {path}: {exc}; reinstall it "
-                         "with `lift3d models remove isnet && lift3d models install isnet`"
-                         ) from exc
-
-
 def _input_side(session) -> tuple[int, int]:
     """``(height, width)`` the model wants: its static input shape, else 1024 square."""
     shape = session.get_inputs()[0].shape
@@ -100,8 +84,9 @@ def isnet_alpha(rgb: np.ndarray, model_path: str | os.PathLike) -> np.ndarray:
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
         raise ValueError(f"rgb: expected (H, W, 3), got {rgb.shape}")
     p = Path(model_path)
-    st = p.stat()
-    session = _session(str(p), st.st_mtime_ns, st.st_size)
+    session = onnx_session(p, "segmentation backend 'isnet'",
+                           hint="reinstall it with `lift3d models remove isnet && "
+                                "lift3d models install isnet`")
     side_h, side_w = _input_side(session)
     h, w = rgb.shape[:2]
     # Quantise to 8 bits first: the weights were exported for 8-bit input.

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, require
+from ..errors import InputError, one_line
 from ..types import Camera, Crop, LayeredDepth
 from . import netio
 from .prior import MID_PLANE_Z
@@ -34,18 +33,11 @@ log = logging.getLogger(__name__)
 #: Where the trained weights ship inside the package.
 DEFAULT_MODEL_PATH: Path = Path(__file__).resolve().parent / "weights" / "shape_net.onnx"
 
-_SESSIONS: dict[tuple[str, int, int], object] = {}
-_LOCK = threading.Lock()
 
 
 def default_model_path() -> Path:
     """The packaged network, ``lift3d/shape/weights/shape_net.onnx``."""
     return DEFAULT_MODEL_PATH
-
-
-def _one_line(exc: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_session(model_path: str | os.PathLike | None = None):
@@ -66,37 +58,10 @@ def load_session(model_path: str | os.PathLike | None = None):
             f"model_path: shape network weights not found at {path}; use --shape prior "
             "(the silhouette prior needs no weights) or point --model at a shape_net.onnx"
         )
-    st = path.stat()
-    key = (str(path.resolve()), int(st.st_mtime_ns), int(st.st_size))
-    with _LOCK:
-        sess = _SESSIONS.get(key)
-        if sess is None:
-            sess = _new_session(path)
-            _SESSIONS[key] = sess
-    return sess
+    from ..models import onnx_session
 
-
-def _new_session(path: Path):
-    ort = require("onnxruntime", "all", "the learned shape network")
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = max(1, os.cpu_count() or 1)
-    # Warnings about unused initialisers or provider fallbacks are not the user's
-    # business; real failures still raise.
-    opts.log_severity_level = 3
-    available = set(ort.get_available_providers())
-    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-    try:
-        sess = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
-    except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-        if "CUDAExecutionProvider" in providers:
-            log.warning("shape network: CUDA session failed (%s); using the CPU", _one_line(exc))
-            try:
-                sess = ort.InferenceSession(str(path), sess_options=opts,
-                                            providers=["CPUExecutionProvider"])
-            except Exception as exc2:
-                raise _bad_model(path, exc2) from exc2
-        else:
-            raise _bad_model(path, exc) from exc
+    sess = onnx_session(path, "the learned shape network",
+                        hint="use --shape prior or another --model", error=InputError)
     inputs = [i.name for i in sess.get_inputs()]
     outputs = [o.name for o in sess.get_outputs()]
     if netio.INPUT_NAME not in inputs or netio.OUTPUT_NAME not in outputs:
@@ -104,13 +69,7 @@ def _new_session(path: Path):
             f"model_path: {path} is not a lift3d shape network (inputs {inputs}, outputs "
             f"{outputs}; expected {netio.INPUT_NAME!r} -> {netio.OUTPUT_NAME!r})"
         )
-    log.info("shape network %s on %s", path, sess.get_providers()[0])
     return sess
-
-
-def _bad_model(path: Path, exc: BaseException) -> InputError:
-    return InputError(f"model_path: {path} is not a usable ONNX model ({_one_line(exc)}); "
-                      "use --shape prior or another --model")
 
 
 def _resize(a: np.ndarray, size: int) -> np.ndarray:
@@ -165,7 +124,7 @@ def predict(image: np.ndarray, model_path: str | os.PathLike | None = None) -> n
     try:
         (out,) = sess.run([netio.OUTPUT_NAME], {netio.INPUT_NAME: batch})
     except Exception as exc:
-        raise InputError(f"model_path: the shape network failed to run ({_one_line(exc)})"
+        raise InputError(f"model_path: the shape network failed to run ({one_line(exc)})"
                          ) from exc
     s = netio.INPUT_SIZE
     want = (1, netio.OUT_CHANNELS, s, s)

@@ -203,10 +203,7 @@ def cast(
         raise ValueError(f"k must be >= 1, got {k}")
     r = origins.shape[1]
     dev = tri.device
-    out_t = torch.full((b, r, k), float("inf"), dtype=torch.float32, device=dev)
-    out_face = torch.full((b, r, k), -1, dtype=torch.int64, device=dev)
-    out_u = torch.zeros((b, r, k), dtype=torch.float32, device=dev)
-    out_v = torch.zeros((b, r, k), dtype=torch.float32, device=dev)
+    out_t, out_face, out_u, out_v = _no_hits(b, r, k, dev)
     if f == 0 or r == 0:
         return Hits(out_t, out_face, out_u, out_v)
     tri = tri.to(torch.float32)
@@ -279,6 +276,14 @@ def _dedupe(t: Tensor, face: Tensor, u: Tensor, v: Tensor, entering: Tensor,
     return t, face, u, v
 
 
+def _no_hits(b: int, r: int, k: int, dev) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(t, face, u, v)`` of ``(b, r, k)`` rays that hit nothing yet, to be filled."""
+    return (torch.full((b, r, k), float("inf"), dtype=torch.float32, device=dev),
+            torch.full((b, r, k), -1, dtype=torch.int64, device=dev),
+            torch.zeros((b, r, k), dtype=torch.float32, device=dev),
+            torch.zeros((b, r, k), dtype=torch.float32, device=dev))
+
+
 def _cast_group(tri: Tensor, origins: Tensor, dirs: Tensor, k: int, max_elems: int,
                 t_min: float, eps: float, shared: bool,
                 part: Tensor | None) -> tuple[Tensor, ...]:
@@ -286,10 +291,7 @@ def _cast_group(tri: Tensor, origins: Tensor, dirs: Tensor, k: int, max_elems: i
     b, f = tri.shape[:2]
     r = origins.shape[1]
     dev = tri.device
-    out_t = torch.full((b, r, k), float("inf"), dtype=torch.float32, device=dev)
-    out_face = torch.full((b, r, k), -1, dtype=torch.int64, device=dev)
-    out_u = torch.zeros((b, r, k), dtype=torch.float32, device=dev)
-    out_v = torch.zeros((b, r, k), dtype=torch.float32, device=dev)
+    out_t, out_face, out_u, out_v = _no_hits(b, r, k, dev)
     # Work relative to each item's centre: the mapped coordinates then stay small, so
     # the cancellation in u = u_o + t * u_d loses little precision.
     lo = tri.reshape(b, -1, 3).amin(1)
