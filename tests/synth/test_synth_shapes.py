@@ -34,6 +34,8 @@ def test_families_named() -> None:
     for name in ("box", "cylinder", "revolve", "superquadric", "extrude", "blob", "assembly",
                  "thin", "composite"):
         assert name in shapes.FAMILIES
+    assert len(shapes.FAMILY_WEIGHTS) == len(shapes.FAMILIES)
+    assert all(w > 0 for w in shapes.FAMILY_WEIGHTS)
 
 
 @pytest.mark.parametrize("family", shapes.FAMILIES)

@@ -350,6 +350,29 @@ def test_training_logs_checkpoints_and_resumes_the_same_schedule(tmp_path, synth
     assert dist < 1e-3
 
 
+def test_warm_restart_trains_on_with_a_fresh_schedule(tmp_path, synth):
+    sampler, renderer = synth
+    cfg = _cfg(tmp_path, steps=3, val_every=0)
+    train(cfg, sampler=sampler, renderer=renderer)
+    run = Path(cfg.out)
+    first = ckpt.load_checkpoint(run, "model")["model"]
+    # Past the end of a finished schedule: a new peak LR, warm-up and cosine from step 3,
+    # with a larger batch.
+    cfg2 = dataclasses.replace(cfg, steps=8, schedule_start=3, lr=1e-3, warmup=2, batch=4)
+    r = train(cfg2, sampler=sampler, renderer=renderer)
+    assert (r.step, r.samples_seen) == (8, 3 * 2 + 5 * 4)
+    lrs = {rec["step"]: rec["lr"] for rec in _log(run)
+           if rec["kind"] == "train" and rec["step"] > 3}
+    assert sorted(lrs) == [4, 5, 6, 7, 8]
+    for step, lr in lrs.items():
+        assert lr == pytest.approx(1e-3 * lr_factor(step - 3, 5, 2)), step
+    assert lrs[5] == pytest.approx(1e-3)  # the warm-up ends at the new peak
+    second = ckpt.load_checkpoint(run, "model")["model"]
+    assert max((first[k] - second[k]).abs().max().item() for k in first) > 0
+    with pytest.raises(Exception, match="schedule_start"):
+        dataclasses.replace(cfg, schedule_start=3)
+
+
 def test_time_budget_stops_cleanly_with_a_checkpoint(tmp_path, synth):
     sampler, renderer = synth
     # A budget already spent before the first step: stop at once, still checkpoint.

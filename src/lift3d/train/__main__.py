@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds kept free for the final checkpoint")
     t.add_argument("--stop-at", type=int, default=d.stop_at,
                    help="stop this call at this step (schedule unchanged; 0: at --steps)")
+    t.add_argument("--schedule-start", type=int, default=d.schedule_start,
+                   help="step where the LR schedule starts: train on from a finished "
+                        "checkpoint with a fresh warm-up and cosine (warm restart)")
     t.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
     t.add_argument("--val-every", type=int, default=d.val_every)
     t.add_argument("--val-size", type=int, default=d.val_size)

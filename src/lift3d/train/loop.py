@@ -97,6 +97,10 @@ class TrainConfig:
             (raised automatically to twice the slowest save seen).
         stop_at: stop this call (checkpoint, exit cleanly) once this step is reached,
             without changing the schedule (``0``: run to ``steps``).
+        schedule_start: step at which the LR schedule (warm-up, then cosine to
+            ``steps``) begins. Set it to the step of a finished checkpoint, with a larger
+            ``steps``, to train on from it with a fresh schedule (a warm restart) and
+            peak ``lr``; ``0`` is one schedule over the whole run.
     """
 
     out: str
@@ -126,6 +130,7 @@ class TrainConfig:
     echo: int = 1
     save_margin: float = 20.0
     stop_at: int = 0
+    schedule_start: int = 0
 
     def __post_init__(self) -> None:
         positive = ("steps", "batch", "size", "width", "ssaa", "echo")
@@ -133,7 +138,8 @@ class TrainConfig:
             if getattr(self, name) <= 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
         non_negative = ("warmup", "time_budget", "ckpt_every", "val_every", "val_size",
-                        "log_every", "workers", "weight_decay", "save_margin", "stop_at")
+                        "log_every", "workers", "weight_decay", "save_margin", "stop_at",
+                        "schedule_start")
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -145,11 +151,21 @@ class TrainConfig:
             raise InputError(f"prefetch must be positive, got {self.prefetch}")
         if not (self.clip > 0):
             raise InputError(f"clip must be positive, got {self.clip}")
+        if self.schedule_start >= self.steps:
+            raise InputError(f"schedule_start ({self.schedule_start}) must be below steps "
+                             f"({self.steps}): raise --steps to train on past a finished run")
 
     @property
     def warmup_steps(self) -> int:
-        """Warm-up length actually used."""
-        return self.warmup or max(1, min(1000, self.steps // 20))
+        """Warm-up length actually used (from ``schedule_start``)."""
+        return self.warmup or max(1, min(1000, (self.steps - self.schedule_start) // 20))
+
+    def lr_at(self, step: int) -> float:
+        """LR multiplier at ``step`` (a total step count, as in checkpoints)."""
+        if step < self.schedule_start:
+            return 1.0  # steps before a restart were run under an earlier schedule
+        return lr_factor(step - self.schedule_start, self.steps - self.schedule_start,
+                         self.warmup_steps)
 
 
 @dataclass(frozen=True)
@@ -471,9 +487,7 @@ def train(
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), **opt_kw)
-    warmup = cfg.warmup_steps
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: lr_factor(s, cfg.steps, warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cfg.lr_at(s))
 
     step, samples_seen, resumed = 0, 0, False
     resume = ckpt.has_checkpoint(out) if cfg.resume is None else cfg.resume
@@ -490,11 +504,18 @@ def train(
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["scheduler"])
+            # The schedule is this call's: its peak LR, length and restart point may
+            # differ from the checkpoint's (a warm restart), so never keep the saved ones.
+            sched.base_lrs = [cfg.lr] * len(opt.param_groups)
+            for g in opt.param_groups:
+                g["initial_lr"] = cfg.lr
+                g["lr"] = cfg.lr * cfg.lr_at(int(state["step"]))
             step, samples_seen = int(state["step"]), int(state["samples_seen"])
             ckpt.restore_rng(state.get("rng", {}))
             old = state.get("config", {})
             changed = {k: (old.get(k), v) for k, v in dataclasses.asdict(cfg).items()
-                       if k in ("steps", "batch", "lr", "size", "seed", "warmup", "echo")
+                       if k in ("steps", "batch", "lr", "size", "seed", "warmup", "echo",
+                                "schedule_start")
                        and old.get(k) != v}
             if changed:
                 logger.warning("resuming with changed options (old, new): %s", changed)
