@@ -3,7 +3,7 @@
     .venv/bin/python bench/eval_shape.py [--backends prior,learned] [--count 48]
         [--seed 20261121] [--size 384] [--out bench/out/eval] [--segment auto|gt|NAME]
         [--device auto|cpu|cuda] [--model NET.onnx] [--points 10000]
-        [--faces N] [--texture-size N] [--save-meshes]
+        [--faces N] [--texture-size N] [--save-meshes] [--reuse-photos]
 
 Objects come from the synthetic ``eval`` split (:mod:`lift3d.synth`): the held-out
 parameter band of every shape family and the held-out shared meshes, lit by held-out
@@ -168,10 +168,26 @@ def _write_png(path: Path, array: np.ndarray) -> None:
         Image.fromarray(array).save(tmp, format="PNG")
 
 
+def _read_cached(photo_path: Path, mask_path: Path | None,
+                 size: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The photo (and mask) an earlier run wrote, or None when missing or of another size."""
+    from PIL import Image
+
+    if not photo_path.is_file() or (mask_path is not None and not mask_path.is_file()):
+        return None
+    photo = np.asarray(Image.open(photo_path).convert("RGB"))
+    if photo.shape[:2] != (size, size):
+        return None
+    if mask_path is None:
+        return photo, np.zeros((size, size), np.float32)
+    mask = np.asarray(Image.open(mask_path).convert("L"), dtype=np.float32) / 255.0
+    return photo, mask
+
+
 def evaluate_object(obj: EvalObject, backends: Sequence[str], out_dir: Path, *,
                     size: int, segment: str = "auto", device: str = "cpu", ssaa: int = 2,
                     points: int = 10000, config: dict | None = None,
-                    save_meshes: bool = False) -> dict[str, Any]:
+                    save_meshes: bool = False, reuse_photos: bool = False) -> dict[str, Any]:
     """Render ``obj``, reconstruct it with every backend and score each result.
 
     Args:
@@ -184,6 +200,8 @@ def evaluate_object(obj: EvalObject, backends: Sequence[str], out_dir: Path, *,
         points: surface samples per mesh for the metrics.
         config: further :class:`lift3d.Config` fields (``faces``, ``model_path``...).
         save_meshes: also write each reconstruction as ``out_dir/meshes/NAME_BACKEND.glb``.
+        reuse_photos: read the photo (and mask) an earlier run with the same seed, size
+            and supersampling left in ``out_dir`` instead of rendering it again.
 
     Returns:
         a JSON-ready record: ``index``, ``slot``, ``family``, ``view``, ``photo``,
@@ -198,15 +216,21 @@ def evaluate_object(obj: EvalObject, backends: Sequence[str], out_dir: Path, *,
         "index": obj.index, "slot": obj.slot, "family": mesh.family,
         "view": [round(float(a), 2) for a in obj.scene.view], "backends": {}}
     t0 = time.perf_counter()
-    photo, mask = render_object(obj.scene, size, device, ssaa)
-    record["render_s"] = round(time.perf_counter() - t0, 3)
     photo_path = out_dir / "photos" / f"{obj.name}.png"
-    photo_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_png(photo_path, photo)
+    mask_path = out_dir / "masks" / f"{obj.name}.png"
+    cached = _read_cached(photo_path, mask_path if segment == "gt" else None, size
+                          ) if reuse_photos else None
+    if cached is None:
+        photo, mask = render_object(obj.scene, size, device, ssaa)
+        photo_path.parent.mkdir(parents=True, exist_ok=True)
+        _write_png(photo_path, photo)
+    else:
+        photo, mask = cached
+        record["reused_photo"] = True
+    record["render_s"] = round(time.perf_counter() - t0, 3)
     record["photo"] = str(photo_path.relative_to(out_dir))
     cfg_fields = dict(config or {})
     if segment == "gt":
-        mask_path = out_dir / "masks" / f"{obj.name}.png"
         mask_path.parent.mkdir(parents=True, exist_ok=True)
         _write_png(mask_path, (np.clip(mask, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
         cfg_fields.update(segment="file", mask_path=str(mask_path))
@@ -421,7 +445,8 @@ def run(args: argparse.Namespace, command: str) -> int:
     for obj in objects:
         rec = evaluate_object(obj, backends, out, size=args.size, segment=args.segment,
                               device=device, ssaa=args.ssaa, points=args.points,
-                              config=config, save_meshes=args.save_meshes)
+                              config=config, save_meshes=args.save_meshes,
+                              reuse_photos=args.reuse_photos)
         records.append(rec)
         cells = []
         for b in backends:
@@ -505,6 +530,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="procedural objects and lighting only (no shared meshes or HDRs)")
     ap.add_argument("--save-meshes", action="store_true",
                     help="also write every reconstruction to OUT/meshes/*.glb")
+    ap.add_argument("--reuse-photos", action="store_true",
+                    help="reuse the photos an earlier run with the same --seed, --size and "
+                         "--ssaa left in --out instead of rendering them again")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = ap.parse_args(argv)
     if args.count < 1:

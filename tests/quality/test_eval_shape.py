@@ -108,6 +108,17 @@ def test_smoke_two_objects_with_the_prior(ev, tmp_path, capsys):
     assert sorted(p.name for p in (out / "masks").iterdir()) == [
         "000_box.png", "001_cylinder.png"]
 
+    # A second run reuses the photos and masks and scores the same.
+    rc = ev.main(["--backends", "prior", "--count", "2", "--size", "64", "--ssaa", "1",
+                  "--device", "cpu", "--out", str(out), "--no-assets", "--segment", "gt",
+                  "--points", "1000", "--faces", "1500", "--texture-size", "128",
+                  "--reuse-photos"])
+    assert rc == 0
+    again = json.loads((out / "results.json").read_text())["objects"]
+    assert all(o.get("reused_photo") for o in again)
+    for a, b in zip(objs, again, strict=True):
+        assert a["backends"]["prior"]["f_005"] == pytest.approx(b["backends"]["prior"]["f_005"])
+
 
 def _slab_net(path: Path) -> Path:
     """A 1x1-convolution stand-in for the shape network (netio's I/O layout): dark
