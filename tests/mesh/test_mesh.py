@@ -54,7 +54,8 @@ def test_ring_keeps_its_hole():
 
 
 def test_floaters_removed_and_big_parts_kept():
-    a = np.maximum(_disc(128, 30, cx=40, cy=64), _disc(128, 25, cx=95, cy=64))
+    # Two discs 6 px apart: more than the coarsest automatic voxel (3 px).
+    a = np.maximum(_disc(128, 30, cx=40, cy=64), _disc(128, 24, cx=100, cy=64))
     a[5:7, 5:7] = 1.0  # a 2x2 speck
     m = mesh_from_depth(prior_shape(_crop(a), 1.0), faces=6000)
     n, _ = components(m)

@@ -119,7 +119,8 @@ def test_two_sided_charts_are_square_disjoint_and_keep_the_winding(scene):
     p = px[np.asarray(mesh.faces)] / np.array([depth.camera.width, depth.camera.height])
     a, b = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]
     img_area = np.abs(0.5 * (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]))
-    np.testing.assert_allclose(np.abs(area) * size**2, img_area * ch.scale**2, rtol=1e-3,
+    # (uv is float32: a sliver's area is good to a few parts in a thousand)
+    np.testing.assert_allclose(np.abs(area) * size**2, img_area * ch.scale**2, rtol=5e-3,
                                atol=1e-6)
     # The charts use the texture well: each is far larger than a quarter of it.
     assert ch.scale > 0.5 * size

@@ -120,13 +120,151 @@ def drop_duplicate_faces(mesh: Mesh) -> Mesh:
     return weld(Mesh(mesh.vertices, f[keep]))
 
 
-def decimate(mesh: Mesh, target_faces: int) -> Mesh:
-    """Quadric decimation to about ``target_faces`` triangles, keeping the mesh closed.
+def _edge_keys(f: np.ndarray, n: int) -> np.ndarray:
+    """``(3F,)`` undirected edge keys ``min * n + max`` of the faces' edges, face-major."""
+    a = f.ravel()
+    b = f[:, [1, 2, 0]].ravel()
+    return np.minimum(a, b) * n + np.maximum(a, b)
 
-    fast-simplification can, rarely, pinch a thin part into a non-manifold fin. The
-    result is checked; fins are removed, and if the surface is still open the
-    decimation is retried less aggressively, then to a larger target. If every try
-    breaks the surface, the undecimated mesh is returned (closed beats small).
+
+def drop_nonmanifold_faces(mesh: Mesh) -> Mesh:
+    """Remove every face on an edge that more than two faces share (fins, flaps).
+
+    What is left around such an edge is a hole, for :func:`fill_holes` to close.
+    """
+    f = np.asarray(mesh.faces, dtype=np.int64)
+    if len(f) == 0:
+        return mesh
+    keys = _edge_keys(f, len(mesh.vertices))
+    uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    bad = (counts[inverse.ravel()] > 2).reshape(-1, 3).any(axis=1)
+    if not bad.any():
+        return mesh
+    return weld(Mesh(mesh.vertices, f[~bad]))
+
+
+def split_nonmanifold_vertices(mesh: Mesh, nudge: float = 0.0) -> Mesh:
+    """Give each fan of faces around a vertex its own copy of the vertex.
+
+    A vertex is manifold when the faces around it form one fan, connected through
+    edges they share. Where several fans meet at one point (two cones tip to tip, or
+    what removing a fin leaves), each fan gets a copy, so every hole boundary becomes
+    a simple loop. Edges with more than two faces connect nothing here (remove them
+    first with :func:`drop_nonmanifold_faces`).
+
+    Args:
+        nudge: move each copy this fraction of the way towards the mean centroid of
+            its fan's faces, so that tools which merge coincident vertices on loading
+            (trimesh does) do not join the fans again. ``0``: copies stay in place.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    f = np.asarray(mesh.faces, dtype=np.int64)
+    if len(f) == 0:
+        return mesh
+    n = len(mesh.vertices)
+    corner = np.arange(f.size, dtype=np.int64).reshape(-1, 3)
+    a, b = f.ravel(), f[:, [1, 2, 0]].ravel()
+    ca, cb = corner.ravel(), corner[:, [1, 2, 0]].ravel()
+    keys = np.minimum(a, b) * n + np.maximum(a, b)
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    count = np.diff(np.r_[start, len(k)])
+    pair = start[count == 2]
+    h1, h2 = order[pair], order[pair + 1]
+    # h1 and h2 traverse the edge; match the corners at the same vertex.
+    same = a[h1] == a[h2]
+    c1 = np.concatenate([ca[h1], cb[h1]])
+    c2 = np.concatenate([np.where(same, ca[h2], cb[h2]), np.where(same, cb[h2], ca[h2])])
+    g = sp.coo_matrix((np.ones(len(c1), dtype=np.int8), (c1, c2)), shape=(f.size, f.size))
+    _, label = connected_components(g, directed=False)
+    # One new vertex per (vertex, fan); keep the original index for the first fan.
+    fan_vertex = np.zeros(label.max() + 1, dtype=np.int64)
+    fan_vertex[label] = f.ravel()
+    if len(fan_vertex) == len(np.unique(f)):
+        return mesh
+    v = np.asarray(mesh.vertices, dtype=np.float64)[fan_vertex]
+    faces = label.reshape(-1, 3)
+    if nudge > 0:
+        split = np.bincount(fan_vertex, minlength=n)[fan_vertex] > 1
+        centroid = v[faces].mean(axis=1)
+        acc = np.zeros_like(v)
+        np.add.at(acc, faces.ravel(), np.repeat(centroid, 3, axis=0))
+        deg = np.bincount(faces.ravel(), minlength=len(v))[:, None]
+        target = acc / np.maximum(deg, 1)
+        v = np.where(split[:, None], v + nudge * (target - v), v)
+    return Mesh(v, faces)
+
+
+def boundary_loops(mesh: Mesh) -> list[np.ndarray]:
+    """The holes of a mesh: each a ``(K, 2)`` int64 array of its boundary half-edges
+    ``(a, b)`` as the faces traverse them (an edge with one face)."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    f = np.asarray(mesh.faces, dtype=np.int64)
+    n = len(mesh.vertices)
+    a = f.ravel()
+    b = f[:, [1, 2, 0]].ravel()
+    keys = np.minimum(a, b) * n + np.maximum(a, b)
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    single = counts[inverse.ravel()] == 1
+    if not single.any():
+        return []
+    ea, eb = a[single], b[single]
+    g = sp.coo_matrix((np.ones(len(ea), dtype=np.int8), (ea, eb)), shape=(n, n))
+    _, label = connected_components(g, directed=False)
+    loop = label[ea]
+    order = np.argsort(loop, kind="stable")
+    splits = np.flatnonzero(np.diff(loop[order])) + 1
+    return [np.stack([ea[i], eb[i]], axis=1) for i in np.split(order, splits)]
+
+
+def fill_holes(mesh: Mesh, max_edges: int | None = None) -> Mesh:
+    """Close holes with a fan of triangles around a new vertex at the hole's centroid.
+
+    The new faces traverse each boundary edge against its existing face, so the
+    winding stays consistent. A hole whose boundary passes a vertex twice (a pinch)
+    is left open, as is any hole of more than ``max_edges`` edges (None: no limit).
+    """
+    loops = boundary_loops(mesh)
+    if not loops:
+        return mesh
+    v = np.asarray(mesh.vertices, dtype=np.float64)
+    new_v, new_f = [], []
+    nv = len(v)
+    for edges in loops:
+        if max_edges is not None and len(edges) > max_edges:
+            continue
+        if len(np.unique(edges[:, 0])) != len(edges):
+            continue  # a vertex with two outgoing boundary edges: not a simple loop
+        c = nv + len(new_v)
+        new_v.append(v[edges[:, 0]].mean(axis=0))
+        new_f.append(np.stack([edges[:, 1], edges[:, 0], np.full(len(edges), c)], axis=1))
+    if not new_v:
+        return mesh
+    return Mesh(np.concatenate([v, np.asarray(new_v)]),
+                np.concatenate([np.asarray(mesh.faces, dtype=np.int64), *new_f]))
+
+
+def close_fins(mesh: Mesh) -> Mesh:
+    """Repair what decimation does to thin parts: drop duplicated faces and faces on
+    edges shared by more than two faces, then close the small holes left behind."""
+    out = drop_nonmanifold_faces(drop_duplicate_faces(mesh))
+    out = split_nonmanifold_vertices(out, nudge=0.05)
+    return fill_holes(out, max_edges=64)
+
+
+def try_decimate(mesh: Mesh, target_faces: int) -> Mesh | None:
+    """Quadric decimation to about ``target_faces`` triangles that keeps a closed mesh
+    closed, or None when every attempt opened the surface.
+
+    fast-simplification can pinch a part that is thin at the target's triangle size
+    into a non-manifold fin. The result is checked; fins are removed, and if the
+    surface is still open the decimation is retried less aggressively, then to a
+    larger target.
     """
     import fast_simplification
 
@@ -148,6 +286,20 @@ def decimate(mesh: Mesh, target_faces: int) -> Mesh:
         out = drop_duplicate_faces(out)
         if is_watertight(out):
             return out
-        log.info("decimation to %d faces (agg %d) opened the surface; retrying", target, agg)
-    log.warning("decimation kept %d faces: every attempt opened the surface", n)
-    return mesh
+        out = close_fins(out)
+        if is_watertight(out):
+            return out
+        log.debug("decimation to %d faces (agg %d) opened the surface; retrying", target, agg)
+    return None
+
+
+def decimate(mesh: Mesh, target_faces: int) -> Mesh:
+    """Quadric decimation to about ``target_faces`` triangles, keeping the mesh closed
+    (see :func:`try_decimate`). If every try breaks the surface, the undecimated mesh
+    is returned (closed beats small)."""
+    out = try_decimate(mesh, target_faces)
+    if out is None:
+        log.warning("decimation kept %d faces: every attempt opened the surface",
+                    len(mesh.faces))
+        return mesh
+    return out
