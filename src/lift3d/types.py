@@ -323,6 +323,74 @@ class TexturedMesh:
         return np.stack([v.min(axis=0), v.max(axis=0)])
 
 
+#: Length units a mesh file may state, in metres per unit.
+UNITS: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "ft": 0.3048}
+
+
+@dataclass(frozen=True)
+class MeshAsset:
+    """Any triangle mesh as a file holds it: the currency of ``lift3d check``,
+    ``repair`` and ``optimize`` (:mod:`lift3d.quality`), whatever tool made it.
+
+    Attributes:
+        vertices: ``(V, 3)`` float64 positions in the file's units and axes (metres and
+            glTF axes, +Y up, when ``unit == "m"`` and ``up_axis == "Y"``).
+        faces: ``(F, 3)`` int64 vertex indices; winding as the file has it (may be
+            inconsistent: that is what ``check`` reports).
+        uv: ``(V, 2)`` float32 texture coordinates, origin at the bottom-left of the
+            texture (as :class:`TexturedMesh`), or None. Values outside ``[0, 1]`` are
+            kept (``check`` reports them).
+        texture: ``(H, W, 3)`` or ``(H, W, 4)`` uint8 base-colour image, row 0 at the
+            top, or None.
+        vertex_colors: ``(V, 4)`` uint8 RGBA per vertex, or None.
+        unit: the length unit the file states (a key of :data:`UNITS`; glTF and GLB
+            always state metres), or None when the format has none (OBJ, PLY, STL, OFF).
+        up_axis: ``"Y"`` or ``"Z"`` when the file states it (glTF: ``"Y"``), else None.
+        texture_sizes: ``(width, height)`` of every texture image in the file (a file
+            may have several; ``texture`` is the base colour of the first material).
+        material: PBR constants of the first material.
+        file_bytes: size of the file and its side files (MTL, textures), 0 if not
+            loaded from disk.
+        source: the path it was loaded from ("" for meshes made in memory).
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    uv: np.ndarray | None = None
+    texture: np.ndarray | None = None
+    vertex_colors: np.ndarray | None = None
+    unit: str | None = None
+    up_axis: str | None = None
+    texture_sizes: tuple[tuple[int, int], ...] = ()
+    material: Material = field(default_factory=Material)
+    file_bytes: int = 0
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        v, f = np.asarray(self.vertices), np.asarray(self.faces)
+        if v.ndim != 2 or v.shape[1] != 3:
+            raise ValueError(f"MeshAsset.vertices must be (V, 3), got {v.shape}")
+        if f.ndim != 2 or (f.size and f.shape[1] != 3):
+            raise ValueError(f"MeshAsset.faces must be (F, 3), got {f.shape}")
+        for name, width in (("uv", 2), ("vertex_colors", 4)):
+            a = getattr(self, name)
+            if a is not None and np.shape(a) != (len(v), width):
+                raise ValueError(f"MeshAsset.{name} must be ({len(v)}, {width}), "
+                                 f"got {np.shape(a)}")
+        if self.unit is not None and self.unit not in UNITS:
+            raise ValueError(f"MeshAsset.unit must be one of {sorted(UNITS)} or None, "
+                             f"got {self.unit!r}")
+
+    @property
+    def metres_per_unit(self) -> float | None:
+        """Metres per file unit, or None when the file states no unit."""
+        return None if self.unit is None else UNITS[self.unit]
+
+    def mesh(self) -> Mesh:
+        """The bare geometry."""
+        return Mesh(np.asarray(self.vertices, np.float64), np.asarray(self.faces, np.int64))
+
+
 @dataclass(frozen=True)
 class StageTiming:
     """How long one stage took, in seconds of wall time."""
