@@ -15,10 +15,11 @@ from pathlib import Path
 
 from .. import __version__, conventions
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_OBJECT = 0, 1, 2, 3
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_OBJECT, EXIT_PRESET_FAILED = 0, 1, 2, 3, 4
 
 EPILOG = """\
-exit codes: 0 success, 1 internal error, 2 bad input or usage, 3 no object found.
+exit codes: 0 success, 1 internal error, 2 bad input or usage, 3 no object found,
+4 the mesh fails the requested --preset (check, repair, optimize).
 Output axes follow glTF: +Y up, metres, the photographed side facing +Z, base on y=0.
 """
 
@@ -54,6 +55,22 @@ def _metres(text: str) -> float:
 SHAPES = ("learned", "prior")
 SEGMENTS = ("auto", "alpha", "classical", "learned", "isnet")
 UV_MODES = ("projective", "atlas", "xatlas", "two-sided")
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not (0 < v <= 1):
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return v
+
+
+def _presets() -> dict:
+    from ..quality.presets import PRESETS
+
+    return PRESETS
 
 
 def _config_default(name: str):
@@ -124,6 +141,73 @@ def build_parser() -> argparse.ArgumentParser:
                      "coloured point cloud (.ply)")
     dep.add_argument("--height", type=_metres,
                      help=f"real height in metres (default {conventions.DEFAULT_HEIGHT_M})")
+
+    def quality_common(sp: argparse.ArgumentParser, output: bool) -> None:
+        sp.add_argument("mesh", help="input mesh: GLB, GLTF, OBJ, PLY, STL, OFF or USDZ")
+        if output:
+            sp.add_argument("-o", "--output", required=True,
+                            help="output mesh: .glb, .obj, .ply, .stl or .usdz")
+        sp.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+        sp.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    presets_help = "; ".join(f"{p.name}: {p.description}" for p in _presets().values())
+    chk = sub.add_parser("check", help="report a mesh's defects, and pass/fail a preset",
+                         description="Report counts, manifoldness, holes, floaters, "
+                                     "winding, self-intersections, scale, UVs and textures."
+                                     " Exit code 4 when the mesh fails --preset.")
+    quality_common(chk, output=False)
+    chk.add_argument("--preset", choices=tuple(_presets()), help=presets_help)
+    chk.add_argument("--floater-fraction", type=_fraction, default=0.01,
+                     help="pieces under this share of the area are floaters (0.01)")
+
+    rep = sub.add_parser("repair", help="fix a mesh: duplicates, winding, floaters, holes; "
+                                        "--watertight makes one closed manifold",
+                         description="Safe clean-up: merge close vertices, drop degenerate "
+                                     "and duplicate faces, fix winding and normals, remove "
+                                     "floaters, fill small holes. --watertight remeshes "
+                                     "through a winding-number field so that anything, "
+                                     "even a triangle soup, becomes one closed manifold, "
+                                     "and carries the colours over.")
+    quality_common(rep, output=True)
+    rep.add_argument("--watertight", action="store_true",
+                     help="volumetric remesh into one closed manifold")
+    rep.add_argument("--resolution", type=_positive_int, default=None,
+                     help="voxels along the longest side for --watertight")
+    rep.add_argument("--floater-fraction", type=_fraction, default=None,
+                     help="remove pieces under this share of the area (0.01)")
+    rep.add_argument("--max-hole", type=_positive_int, default=None, metavar="EDGES",
+                     help="fill holes with at most this many boundary edges (100)")
+    rep.add_argument("--shell", action="store_true",
+                     help="with --watertight: close open models (a leaf, a shell with an "
+                          "open underside) as a thin closed shell, not a filled solid")
+    rep.add_argument("--force-remesh", action="store_true",
+                     help="with --watertight: remesh even a mesh that is already closed")
+
+    opt = sub.add_parser("optimize", help="fit a mesh to a budget: decimate, remesh, UVs, "
+                                          "bake, LODs, real scale, presets",
+                         description="Decimate (--faces/--ratio) or remesh, keeping the "
+                                     "texture (re-baked when the triangles change); unwrap "
+                                     "UVs; bake vertex colours into a texture; resize "
+                                     "textures; write LODs; scale to real size with the "
+                                     "origin at the base centre, +Y up. " + presets_help)
+    quality_common(opt, output=True)
+    opt.add_argument("--preset", choices=tuple(_presets()), help="apply a delivery preset")
+    budget = opt.add_mutually_exclusive_group()
+    budget.add_argument("--faces", type=_positive_int, help="target triangle count")
+    budget.add_argument("--ratio", type=_fraction, help="target as a share of the faces")
+    opt.add_argument("--remesh", action="store_true", help="isotropic remesh: even triangles")
+    opt.add_argument("--texture-size", type=_positive_int, help="texture side in pixels")
+    opt.add_argument("--lods", type=_positive_int, default=1,
+                     help="levels of detail to write: OUT, OUT_LOD1, ... (1)")
+    opt.add_argument("--height", type=_metres, help="scale so the mesh is this tall (m)")
+    opt.add_argument("--unit", choices=("m", "cm", "mm", "in", "ft"),
+                     help="the unit the input's numbers are in")
+    opt.add_argument("--bake-colors", action="store_true",
+                     help="bake vertex colours into a texture")
+    opt.add_argument("--unwrap", action="store_true", help="make UVs where there are none")
+    opt.add_argument("--keep-origin", action="store_true",
+                     help="keep the origin (default: base centre at the origin)")
 
     mod = sub.add_parser("models", help="list, install or remove optional models",
                          description="Optional models lift3d can download (it ships no "
@@ -351,6 +435,75 @@ def cmd_models(args: argparse.Namespace, progress: _Progress) -> int:
     raise AssertionError(f"unhandled models command {args.models_command!r}")
 
 
+def _print_lines(lines, stream=None) -> None:
+    stream = stream or sys.stdout
+    for line in lines:
+        print(line, file=stream)
+
+
+def _verdict_code(report) -> int:
+    verdict = getattr(report, "preset", None)
+    return EXIT_PRESET_FAILED if verdict is not None and not verdict.passed else EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, progress: _Progress) -> int:
+    from ..quality.pipeline import check_file
+
+    run = check_file(args.mesh, args.preset, floater_fraction=args.floater_fraction,
+                     progress=progress)
+    progress.finish()
+    if args.json:
+        print(json.dumps({"input": args.mesh, **run.report.to_dict(),
+                          "seconds": round(sum(t.seconds for t in run.timings), 4)},
+                         indent=2))
+    else:
+        _print_lines(run.report.summary_lines())
+    return _verdict_code(run.report)
+
+
+def _quality_summary(args: argparse.Namespace, run) -> dict:
+    return {"input": args.mesh, "outputs": [str(p) for p in run.written],
+            "changes": list(run.changes), "before": run.before.to_dict(),
+            "after": run.after.to_dict(),
+            "stages": [{"name": t.name, "seconds": round(t.seconds, 4)} for t in run.timings]}
+
+
+def _present_quality(args: argparse.Namespace, run, progress: _Progress) -> int:
+    progress.finish()
+    if args.json:
+        print(json.dumps(_quality_summary(args, run), indent=2))
+    elif not args.quiet:
+        _print_lines([f"wrote {p}" for p in run.written])
+        _print_lines([f"  - {c}" for c in run.changes] or ["  (nothing to change)"])
+        _print_lines(run.after.summary_lines())
+    return _verdict_code(run.after)
+
+
+def cmd_repair(args: argparse.Namespace, progress: _Progress) -> int:
+    from ..quality.pipeline import repair_file
+    from ..quality.repair import RepairOptions
+
+    given = {"watertight": args.watertight, "resolution": args.resolution,
+             "floater_fraction": args.floater_fraction, "hole_max_edges": args.max_hole,
+             "shell": args.shell, "force_remesh": args.force_remesh}
+    options = RepairOptions(**{k: v for k, v in given.items() if v is not None})
+    return _present_quality(args, repair_file(args.mesh, args.output, options,
+                                              progress=progress), progress)
+
+
+def cmd_optimize(args: argparse.Namespace, progress: _Progress) -> int:
+    from ..quality.optimize import OptimizeOptions
+    from ..quality.pipeline import optimize_file
+
+    options = OptimizeOptions(
+        faces=args.faces, ratio=args.ratio, remesh=args.remesh,
+        texture_size=args.texture_size, lods=args.lods, height=args.height, unit=args.unit,
+        bake_colors=args.bake_colors, unwrap=args.unwrap,
+        origin="keep" if args.keep_origin else "base", preset=args.preset)
+    return _present_quality(args, optimize_file(args.mesh, args.output, options,
+                                                progress=progress), progress)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -368,7 +521,9 @@ def main(argv: list[str] | None = None) -> int:
 
     progress = _Progress(enabled=not (args.quiet or args.json))
     try:
-        handler = {"image": cmd_image, "depth": cmd_depth, "models": cmd_models}[args.command]
+        handler = {"image": cmd_image, "depth": cmd_depth, "models": cmd_models,
+                   "check": cmd_check, "repair": cmd_repair,
+                   "optimize": cmd_optimize}[args.command]
         return handler(args, progress)
     except Lift3DError as exc:
         progress.clear()

@@ -3,7 +3,10 @@
 The file holds one scene with one node and one mesh of one triangle primitive:
 ``POSITION``, ``NORMAL``, ``TEXCOORD_0`` and ``indices``, and one PBR
 metallic-roughness material whose ``baseColorTexture`` is a PNG embedded in the
-binary chunk.
+binary chunk. :func:`surface_glb_bytes` writes any :class:`~._common.Surface`
+(used for :class:`~lift3d.types.MeshAsset`): ``NORMAL`` and ``TEXCOORD_0`` only when
+present, ``COLOR_0`` for vertex colours, and a material without texture when there
+is none.
 
 Vertices are written exactly as given: none are duplicated, so a welded, watertight
 :class:`~lift3d.types.TexturedMesh` loads back welded and watertight.
@@ -26,9 +29,17 @@ import numpy as np
 
 from ..io.atomic import atomic_write_bytes
 from ..types import TexturedMesh
-from ._common import png_bytes, safe_name, texture_rgb8, unit_normals, validate
+from ._common import (
+    Surface,
+    image_u8,
+    png_bytes,
+    safe_name,
+    surface_of,
+    unit_vectors,
+    validate_geometry,
+)
 
-__all__ = ["glb_bytes", "write_glb"]
+__all__ = ["glb_bytes", "surface_glb_bytes", "write_glb", "write_surface_glb"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +47,7 @@ GENERATOR = "lift3d"
 
 # glTF enums.
 _FLOAT = 5126
+_UNSIGNED_BYTE = 5121
 _UNSIGNED_SHORT = 5123
 _UNSIGNED_INT = 5125
 _ARRAY_BUFFER = 34962
@@ -83,47 +95,74 @@ def glb_bytes(mesh: TexturedMesh, name: str = "lift3d_mesh") -> bytes:
         mesh: the textured mesh (glTF frame, metres).
         name: name given to the node and the mesh.
     """
-    validate(mesh)
-    positions = np.ascontiguousarray(mesh.vertices, dtype="<f4")
-    normals = np.ascontiguousarray(unit_normals(mesh), dtype="<f4")
-    uv = np.asarray(mesh.uv, dtype=np.float64)
-    texcoord = np.ascontiguousarray(np.stack([uv[:, 0], 1.0 - uv[:, 1]], axis=1), dtype="<f4")
-    if len(positions) <= 65535:
+    return surface_glb_bytes(surface_of(mesh), name=name)
+
+
+def surface_glb_bytes(surface: Surface, name: str = "lift3d_mesh") -> bytes:
+    """Encode a :class:`Surface` (glTF frame, metres) as binary glTF 2.0.
+
+    Attributes written: ``POSITION``, then ``NORMAL``, ``TEXCOORD_0`` (with the texture
+    as an embedded PNG) and ``COLOR_0`` (normalised unsigned bytes, RGBA, values as
+    given: no sRGB-to-linear conversion, as trimesh writes them) when the surface has
+    them. Without a texture the material is the base-colour factor alone.
+    """
+    validate_geometry(surface.vertices, surface.faces)
+    positions = np.ascontiguousarray(surface.vertices, dtype="<f4")
+    n = len(positions)
+    if n <= 65535:
         index_dtype, index_type = "<u2", _UNSIGNED_SHORT
     else:
         index_dtype, index_type = "<u4", _UNSIGNED_INT
-    indices = np.ascontiguousarray(mesh.faces, dtype=np.int64).astype(index_dtype).ravel()
-    png = png_bytes(texture_rgb8(mesh))
+    indices = np.ascontiguousarray(surface.faces, dtype=np.int64).astype(index_dtype).ravel()
 
     buf = _BinaryBuffer()
-    v_pos = buf.add(positions.tobytes(), _ARRAY_BUFFER)
-    v_nrm = buf.add(normals.tobytes(), _ARRAY_BUFFER)
-    v_uv = buf.add(texcoord.tobytes(), _ARRAY_BUFFER)
-    v_idx = buf.add(indices.tobytes(), _ELEMENT_ARRAY_BUFFER)
-    v_img = buf.add(png)
+    accessors: list[dict] = []
+    attributes: dict[str, int] = {}
 
-    n = len(positions)
-    accessors = [
-        {"bufferView": v_pos, "componentType": _FLOAT, "count": n, "type": "VEC3",
-         "min": positions.min(axis=0).tolist(), "max": positions.max(axis=0).tolist()},
-        {"bufferView": v_nrm, "componentType": _FLOAT, "count": n, "type": "VEC3"},
-        {"bufferView": v_uv, "componentType": _FLOAT, "count": n, "type": "VEC2"},
-        {"bufferView": v_idx, "componentType": index_type, "count": int(indices.size),
-         "type": "SCALAR"},
-    ]
-    mat = mesh.material
-    material = {
-        "name": mat.name,
-        "pbrMetallicRoughness": {
-            "baseColorTexture": {"index": 0, "texCoord": 0},
-            "baseColorFactor": [float(c) for c in mat.base_color_factor],
-            "metallicFactor": float(mat.metallic),
-            "roughnessFactor": float(mat.roughness),
-        },
-        "doubleSided": False,
-        "alphaMode": "OPAQUE",
-    }
-    gltf = {
+    def add_attribute(key: str, data: np.ndarray, gltf_type: str, **extra) -> None:
+        view = buf.add(np.ascontiguousarray(data).tobytes(), _ARRAY_BUFFER)
+        component = _UNSIGNED_BYTE if data.dtype == np.uint8 else _FLOAT
+        accessors.append({"bufferView": view, "componentType": component, "count": n,
+                          "type": gltf_type, **extra})
+        attributes[key] = len(accessors) - 1
+
+    add_attribute("POSITION", positions, "VEC3", min=positions.min(axis=0).tolist(),
+                  max=positions.max(axis=0).tolist())
+    if surface.normals is not None:
+        add_attribute("NORMAL", np.asarray(unit_vectors(surface.normals), dtype="<f4"), "VEC3")
+    png = None
+    if surface.textured:
+        uv = np.asarray(surface.uv, dtype=np.float64)
+        add_attribute("TEXCOORD_0", np.stack([uv[:, 0], 1.0 - uv[:, 1]], axis=1).astype("<f4"),
+                      "VEC2")
+        png = png_bytes(image_u8(surface.texture, min(np.shape(surface.texture)[2], 4)))
+    if surface.colors is not None:
+        rgba = np.asarray(surface.colors, dtype=np.uint8)
+        if rgba.shape[1] == 3:
+            rgba = np.concatenate([rgba, np.full((n, 1), 255, np.uint8)], axis=1)
+        add_attribute("COLOR_0", rgba, "VEC4", normalized=True)
+    v_idx = buf.add(indices.tobytes(), _ELEMENT_ARRAY_BUFFER)
+    accessors.append({"bufferView": v_idx, "componentType": index_type,
+                      "count": int(indices.size), "type": "SCALAR"})
+
+    mat = surface.material
+    pbr: dict = {}
+    if png is not None:
+        pbr["baseColorTexture"] = {"index": 0, "texCoord": 0}
+    pbr.update({
+        "baseColorFactor": [float(c) for c in mat.base_color_factor],
+        "metallicFactor": float(mat.metallic),
+        "roughnessFactor": float(mat.roughness),
+    })
+    # Blend only where the pixels or colours carry alpha (a factor alone never did).
+    translucent = (
+        png is not None and np.shape(surface.texture)[2] == 4
+        and bool((np.asarray(surface.texture)[..., 3] < 255).any())) or (
+        surface.colors is not None and np.shape(surface.colors)[1] == 4
+        and bool((np.asarray(surface.colors)[:, 3] < 255).any()))
+    material = {"name": mat.name, "pbrMetallicRoughness": pbr, "doubleSided": False,
+                "alphaMode": "BLEND" if translucent else "OPAQUE"}
+    gltf: dict = {
         "asset": {"version": "2.0", "generator": GENERATOR},
         "scene": 0,
         "scenes": [{"name": name, "nodes": [0]}],
@@ -131,22 +170,23 @@ def glb_bytes(mesh: TexturedMesh, name: str = "lift3d_mesh") -> bytes:
         "meshes": [{
             "name": name,
             "primitives": [{
-                "attributes": {"POSITION": 0, "NORMAL": 1, "TEXCOORD_0": 2},
-                "indices": 3,
+                "attributes": attributes,
+                "indices": len(accessors) - 1,
                 "material": 0,
                 "mode": _TRIANGLES,
             }],
         }],
         "materials": [material],
-        "textures": [{"name": f"{mat.name}_basecolor", "sampler": 0, "source": 0}],
-        "samplers": [{"magFilter": _LINEAR, "minFilter": _LINEAR_MIPMAP_LINEAR,
-                      "wrapS": _CLAMP_TO_EDGE, "wrapT": _CLAMP_TO_EDGE}],
-        "images": [{"name": f"{mat.name}_basecolor", "bufferView": v_img,
-                    "mimeType": "image/png"}],
-        "accessors": accessors,
-        "bufferViews": buf.views,
-        "buffers": [{"byteLength": buf.length}],
     }
+    if png is not None:
+        v_img = buf.add(png)
+        gltf["textures"] = [{"name": f"{mat.name}_basecolor", "sampler": 0, "source": 0}]
+        gltf["samplers"] = [{"magFilter": _LINEAR, "minFilter": _LINEAR_MIPMAP_LINEAR,
+                             "wrapS": _CLAMP_TO_EDGE, "wrapT": _CLAMP_TO_EDGE}]
+        gltf["images"] = [{"name": f"{mat.name}_basecolor", "bufferView": v_img,
+                           "mimeType": "image/png"}]
+    gltf.update({"accessors": accessors, "bufferViews": buf.views,
+                 "buffers": [{"byteLength": buf.length}]})
 
     json_chunk = _pad4(json.dumps(gltf, separators=(",", ":")).encode("utf-8"), b" ")
     bin_chunk = buf.blob()
@@ -160,9 +200,18 @@ def glb_bytes(mesh: TexturedMesh, name: str = "lift3d_mesh") -> bytes:
 
 def write_glb(mesh: TexturedMesh, path: str | os.PathLike[str]) -> list[Path]:
     """Write ``mesh`` to ``path`` as binary glTF, atomically. Returns ``[path]``."""
+    return write_surface_glb(surface_of(mesh), path)
+
+
+def write_surface_glb(surface: Surface, path: str | os.PathLike[str],
+                      name: str | None = None) -> list[Path]:
+    """Write a :class:`Surface` to ``path`` as binary glTF, atomically. Returns ``[path]``.
+
+    ``name`` names the node and mesh (default: the file's stem).
+    """
     path = Path(path)
-    data = glb_bytes(mesh, name=safe_name(path.stem))
+    data = surface_glb_bytes(surface, name=safe_name(name or path.stem))
     atomic_write_bytes(path, data)
     logger.info("wrote %s (%d vertices, %d faces, %d bytes)",
-                path, len(mesh.vertices), len(mesh.faces), len(data))
+                path, len(surface.vertices), len(surface.faces), len(data))
     return [path]

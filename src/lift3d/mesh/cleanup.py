@@ -85,12 +85,7 @@ def remove_floaters(mesh: Mesh, min_fraction: float = 0.01) -> Mesh:
     area = np.bincount(label, weights=face_areas(mesh), minlength=n)
     keep_part = area >= min_fraction * area.max()
     log.debug("floaters: kept %d of %d pieces", int(keep_part.sum()), n)
-    faces = np.asarray(mesh.faces)[keep_part[label]]
-    used = np.zeros(len(mesh.vertices), dtype=bool)
-    used[faces.ravel()] = True
-    remap = -np.ones(len(mesh.vertices), dtype=np.int64)
-    remap[used] = np.arange(int(used.sum()))
-    return Mesh(np.asarray(mesh.vertices)[used], remap[faces])
+    return compact(Mesh(mesh.vertices, np.asarray(mesh.faces)[keep_part[label]]))
 
 
 def smooth(mesh: Mesh, iterations: int = 6) -> Mesh:
@@ -118,6 +113,36 @@ def drop_duplicate_faces(mesh: Mesh) -> Mesh:
     if keep.all():
         return mesh
     return weld(Mesh(mesh.vertices, f[keep]))
+
+
+def edge_groups(faces: np.ndarray, n_vertices: int):
+    """Half-edges grouped by undirected edge.
+
+    Returns:
+        ``(a, b, order, start, count)``: ``a``/``b`` the ``(3F,)`` endpoints of the
+        face-major half-edges (face ``i``'s edges are ``3i..3i+2``); ``order`` sorts
+        them by undirected edge; each group (edge) begins at ``start`` in that order
+        and has ``count`` half-edges (2 for a manifold interior edge, 1 on a border).
+    """
+    f = np.asarray(faces, dtype=np.int64)
+    a = f.ravel()
+    b = f[:, [1, 2, 0]].ravel()
+    keys = np.minimum(a, b) * n_vertices + np.maximum(a, b)
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    count = np.diff(np.r_[start, len(k)])
+    return a, b, order, start, count
+
+
+def compact(mesh: Mesh) -> Mesh:
+    """Drop vertices no face uses (faces renumbered, order kept)."""
+    f = np.asarray(mesh.faces, dtype=np.int64)
+    used = np.zeros(len(mesh.vertices), dtype=bool)
+    used[f.ravel()] = True
+    remap = -np.ones(len(mesh.vertices), dtype=np.int64)
+    remap[used] = np.arange(int(used.sum()))
+    return Mesh(np.asarray(mesh.vertices)[used], remap[f])
 
 
 def _edge_keys(f: np.ndarray, n: int) -> np.ndarray:
@@ -165,13 +190,8 @@ def split_nonmanifold_vertices(mesh: Mesh, nudge: float = 0.0) -> Mesh:
         return mesh
     n = len(mesh.vertices)
     corner = np.arange(f.size, dtype=np.int64).reshape(-1, 3)
-    a, b = f.ravel(), f[:, [1, 2, 0]].ravel()
+    a, _, order, start, count = edge_groups(f, n)
     ca, cb = corner.ravel(), corner[:, [1, 2, 0]].ravel()
-    keys = np.minimum(a, b) * n + np.maximum(a, b)
-    order = np.argsort(keys, kind="stable")
-    k = keys[order]
-    start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    count = np.diff(np.r_[start, len(k)])
     pair = start[count == 2]
     h1, h2 = order[pair], order[pair + 1]
     # h1 and h2 traverse the edge; match the corners at the same vertex.
