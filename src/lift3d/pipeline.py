@@ -208,11 +208,17 @@ def image_to_file(
     config: Config | None = None,
     progress: ProgressCallback | None = None,
     preview: str | os.PathLike | None = None,
+    preset: str | None = None,
 ) -> tuple[Result, list[Path]]:
     """Reconstruct ``image`` and write the mesh to ``output`` (format by extension).
 
     The output path (and the preview's) is validated before any work, so an
     unsupported extension or an unwritable directory fails fast.
+
+    With ``preset`` (``web``, ``ar``, ``game``, ``print``: :mod:`lift3d.quality.presets`)
+    the mesh goes through :func:`lift3d.quality.optimize_mesh` before it is written
+    (LODs and the preset's other formats beside ``output``), and the written file is
+    checked against the preset: ``Result.report``.
 
     Returns:
         the :class:`Result` (its timings include ``export`` and ``preview``) and
@@ -222,7 +228,12 @@ def image_to_file(
 
     out = check_output_path(output)
     prev = _check_preview_path(preview) if preview is not None else None
-    stages = STAGES + ("export",) + (("preview",) if prev is not None else ())
+    if preset is not None:
+        from .quality.presets import get_preset
+
+        get_preset(preset)  # an unknown name fails before any work
+    stages = (STAGES + (("optimize",) if preset else ()) + ("export",)
+              + (("check",) if preset else ()) + (("preview",) if prev is not None else ()))
 
     def relay(ev: ProgressEvent) -> None:
         # reconstruct() knows only its own stages; present the whole run's list.
@@ -234,8 +245,14 @@ def image_to_file(
     result = reconstruct(image, config, relay)
     clock = _Clock(stages, progress)
     clock.timings = list(result.timings)
-    with clock.stage("export"):
-        written = export(result.mesh, out)
+    report = None
+    if preset is None:
+        with clock.stage("export"):
+            written = export(result.mesh, out)
+    else:
+        from .quality.pipeline import apply_preset
+
+        written, report = apply_preset(result.mesh, out, preset, clock)
     if prev is not None:
         from .render import write_preview
 
@@ -243,7 +260,7 @@ def image_to_file(
             write_preview(result.mesh, prev, title=Path(result.photo.source).name)
         written.append(prev)
     clock.done()
-    return dataclasses.replace(result, timings=tuple(clock.timings)), written
+    return dataclasses.replace(result, timings=tuple(clock.timings), report=report), written
 
 
 def _check_preview_path(path: str | os.PathLike) -> Path:

@@ -13,7 +13,7 @@ arrays themselves are marked read-only where the constructor owns them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -390,6 +390,15 @@ class MeshAsset:
         """The bare geometry."""
         return Mesh(np.asarray(self.vertices, np.float64), np.asarray(self.faces, np.int64))
 
+    @classmethod
+    def from_textured(cls, mesh: TexturedMesh, source: str = "") -> MeshAsset:
+        """The pipeline's output as an asset: metres, glTF axes (+Y up)."""
+        t = np.asarray(mesh.texture)
+        return cls(np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64),
+                   uv=np.asarray(mesh.uv, np.float32), texture=t, unit="m", up_axis="Y",
+                   texture_sizes=((int(t.shape[1]), int(t.shape[0])),),
+                   material=mesh.material, source=source)
+
 
 @dataclass(frozen=True)
 class StageTiming:
@@ -409,6 +418,9 @@ class Result:
             inspection, previews and debugging.
         timings: per-stage wall-clock timings, in pipeline order.
         watertight: whether the welded geometry is closed and manifold.
+        report: when a delivery preset was applied
+            (:func:`lift3d.pipeline.image_to_file`), the check of the written main file
+            against it (a :class:`lift3d.quality.MeshReport`); else None.
     """
 
     mesh: TexturedMesh
@@ -418,6 +430,7 @@ class Result:
     layered_depth: LayeredDepth
     timings: tuple[StageTiming, ...]
     watertight: bool
+    report: Any = None
 
     @property
     def total_seconds(self) -> float:

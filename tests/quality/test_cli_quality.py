@@ -161,3 +161,22 @@ def test_repair_watertight_on_real_meshes_stays_within_one_percent(rel):
 
 def t_watertight(asset) -> bool:
     return trimesh.Trimesh(asset.vertices, asset.faces).is_watertight
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mug.jpg"
+
+
+def test_image_with_a_preset_optimises_writes_its_formats_and_checks(tmp_path, capsys):
+    out = tmp_path / "mug.glb"
+    code, stdout, _ = run(["image", EXAMPLE, "-o", out, "--preset", "print", "--faces", "6000",
+                           "--json"], capsys)
+    assert code == 0, stdout
+    summary = json.loads(stdout)
+    assert summary["preset"]["name"] == "print" and summary["preset"]["passed"] is True
+    assert sorted(Path(p).name for p in summary["outputs"]) == ["mug.glb", "mug.stl"]
+    stl = trimesh.load(tmp_path / "mug.stl")
+    # print writes millimetres: the default 0.3 m height is 300 units in the STL.
+    assert stl.is_watertight and abs(float(np.ptp(stl.vertices[:, 1])) - 300.0) < 1.0
+    with pytest.raises(SystemExit) as exc:
+        main(["image", str(EXAMPLE), "-o", str(tmp_path / "x.glb"), "--preset", "moon"])
+    assert exc.value.code == 2 and not (tmp_path / "x.glb").exists()

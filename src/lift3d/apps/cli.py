@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--depth", type=_metres, help="real depth (z) in metres")
     img.add_argument("--preview", metavar="PNG",
                      help="also render a 2x2 turntable contact sheet to this PNG")
+    img.add_argument("--preset", choices=tuple(_presets()),
+                     help="fit the result to a delivery preset (as `lift3d optimize "
+                          "--preset`): web, ar (also writes .usdz), game (LODs), print "
+                          "(also writes .stl in mm); exit code 4 if it still fails")
 
     dep = sub.add_parser("depth", help="one photo to a 16-bit depth map (+ point cloud)",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -347,11 +351,14 @@ def cmd_image(args: argparse.Namespace, progress: _Progress) -> int:
                   height=args.height, width=args.width, depth=args.depth)
     t0 = time.perf_counter()
     result, written = image_to_file(args.photo, out, cfg, progress=progress,
-                                    preview=args.preview)
+                                    preview=args.preview, preset=args.preset)
     progress.finish()
     wall = time.perf_counter() - t0
     summary = _summary(result, written, wall)
     summary["shape"] = cfg.shape
+    if result.report is not None:
+        summary["preset"] = result.report.to_dict()["preset"]
+        summary["faces"] = int(result.report.faces)
     if args.json:
         print(json.dumps(summary, indent=2))
     elif not args.quiet:
@@ -365,7 +372,10 @@ def cmd_image(args: argparse.Namespace, progress: _Progress) -> int:
         if sized == "default height":
             print(f"  scaled to the default height {conventions.DEFAULT_HEIGHT_M} m; "
                   "set --height, --width or --depth for the real size")
-    return EXIT_OK
+        if result.report is not None:
+            _print_lines(line for line in result.report.summary_lines()
+                         if line.startswith(("preset", "  -")))
+    return _verdict_code(result.report) if result.report is not None else EXIT_OK
 
 
 def cmd_depth(args: argparse.Namespace, progress: _Progress) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..pipeline import ProgressCallback, _Clock
-from ..types import MeshAsset, StageTiming
+from ..types import MeshAsset, StageTiming, TexturedMesh
 from .check import MeshReport, check_mesh
 from .optimize import OptimizeOptions, OptimizeResult, optimize_mesh
 from .presets import Preset, get_preset
@@ -31,6 +31,7 @@ __all__ = [
     "REPAIR_STAGES",
     "CheckRun",
     "QualityRun",
+    "apply_preset",
     "check_file",
     "optimize_file",
     "output_names",
@@ -94,6 +95,22 @@ def check_file(path: str | os.PathLike[str], preset: str | Preset | None = None,
         report = check_mesh(asset, p, floater_fraction=floater_fraction)
     clock.done()
     return CheckRun(report, tuple(clock.timings))
+
+
+def _fit_topology(result: OptimizeResult) -> OptimizeResult:
+    """A preset that needs one closed manifold (``print``) gets one: LOD0 goes through
+    ``repair --watertight`` (a no-op when it already is one)."""
+    p = result.preset
+    if p is None or not (p.watertight or p.single_component):
+        return result
+    fixed = repair_mesh(result.lods[0], RepairOptions(watertight=True,
+                                                      keep_colors=p.max_texture != 0))
+    if fixed.asset is result.lods[0]:
+        return result
+    return dataclasses.replace(
+        result, lods=(fixed.asset,) + result.lods[1:],
+        changes=result.changes + tuple(f"preset {p.name}: {c}" for c in fixed.changes),
+        faces_after=len(fixed.asset.faces), watertight=fixed.watertight)
 
 
 def output_names(out: str | os.PathLike[str], lods: int = 1,
@@ -175,15 +192,39 @@ def optimize_file(src: str | os.PathLike[str], out: str | os.PathLike[str],
         asset = load_mesh(src_path)
         before = check_mesh(asset, intersections=False)
     with clock.stage("optimize"):
-        result: OptimizeResult = optimize_mesh(asset, opts)
+        result: OptimizeResult = _fit_topology(optimize_mesh(asset, opts))
     names = output_names(out_path, len(result.lods), result.formats)
     with clock.stage("export"):
         written = _write([(path, result.lods[lod]) for lod, path in names])
     with clock.stage("check"):
-        written_asset = load_mesh(out_path)
-        if written_asset.unit is None and result.unit is not None:
-            # OBJ, PLY and STL state no unit; the numbers are in the one we wrote.
-            written_asset = dataclasses.replace(written_asset, unit=result.unit)
-        after = check_mesh(written_asset, result.preset)
+        after = _check_written(out_path, result.unit, result.preset)
     clock.done()
     return QualityRun(before, after, tuple(result.changes), written, tuple(clock.timings))
+
+
+def _check_written(path: Path, unit: str | None, preset: Preset | None) -> MeshReport:
+    """Load a written file back and check it; OBJ, PLY and STL state no unit, so
+    their numbers are taken in the ``unit`` they were written in."""
+    from ..io.meshes import load_mesh
+
+    asset = load_mesh(path)
+    if asset.unit is None and unit is not None:
+        asset = dataclasses.replace(asset, unit=unit)
+    return check_mesh(asset, preset)
+
+
+def apply_preset(mesh: TexturedMesh, out: Path, preset: str | Preset,
+                 clock: _Clock) -> tuple[list[Path], MeshReport]:
+    """The ``optimize``, ``export`` and ``check`` stages of ``lift3d image --preset``:
+    fit the reconstruction to ``preset``, write every file, check the main one."""
+    p = _preset(preset)
+    with clock.stage("optimize"):
+        # The reconstruction is already in metres with its base at y = 0.
+        result = _fit_topology(optimize_mesh(MeshAsset.from_textured(mesh),
+                                             OptimizeOptions(preset=p, origin="keep")))
+    names = output_names(out, len(result.lods), result.formats)
+    with clock.stage("export"):
+        written = list(_write([(path, result.lods[lod]) for lod, path in names]))
+    with clock.stage("check"):
+        report = _check_written(out, result.unit, p)
+    return written, report
