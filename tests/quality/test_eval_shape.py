@@ -120,42 +120,16 @@ def test_smoke_two_objects_with_the_prior(ev, tmp_path, capsys):
         assert a["backends"]["prior"]["f_005"] == pytest.approx(b["backends"]["prior"]["f_005"])
 
 
-def _slab_net(path: Path) -> Path:
-    """A 1x1-convolution stand-in for the shape network (netio's I/O layout): dark
-    pixels are object, front and back a constant slab; enough to run the backend."""
-    onnx = pytest.importorskip("onnx")
-    import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
-
-    from lift3d.shape import netio
-
-    w = np.zeros((netio.OUT_CHANNELS, 3, 1, 1), np.float32)
-    b = np.zeros(netio.OUT_CHANNELS, np.float32)
-    w[netio.CH_MASK, :, 0, 0] = -10.0
-    b[netio.CH_MASK] = 20.0
-    b[netio.CH_FRONT], b[netio.CH_BACK] = -0.3, 0.3
-    b[netio.CH_LAYER2] = -10.0
-    b[netio.CH_NORMAL] = (0.0, 0.0, -1.0)
-    s = netio.INPUT_SIZE
-    graph = helper.make_graph(
-        [helper.make_node("Conv", [netio.INPUT_NAME, "w", "b"], [netio.OUTPUT_NAME])],
-        "slab", [helper.make_tensor_value_info(netio.INPUT_NAME, TensorProto.FLOAT,
-                                               [1, 3, s, s])],
-        [helper.make_tensor_value_info(netio.OUTPUT_NAME, TensorProto.FLOAT,
-                                       [1, netio.OUT_CHANNELS, s, s])],
-        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    onnx.save(model, str(path))
-    return path
-
-
 def test_backends_run_side_by_side_on_the_same_photo(ev, tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
     if not (REPO / "src" / "lift3d" / "shape" / "learned.py").is_file():
         pytest.skip("the learned shape backend is not there yet")
-    net = _slab_net(tmp_path / "slab.onnx")
+    pytest.importorskip("onnx")
+    from lift3d.shape import netio
+
+    # A 1x1-convolution stand-in for the network: dark pixels are object, a constant slab.
+    net = Path(netio.write_stub_model(tmp_path / "slab.onnx"))
     out = tmp_path / "eval"
     rc = ev.main(["--backends", "prior,learned", "--count", "1", "--size", "64", "--ssaa",
                   "1", "--device", "cpu", "--out", str(out), "--no-assets", "--segment", "gt",

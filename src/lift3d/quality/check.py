@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import InputError
 from ..mesh.cleanup import edge_groups
 from ..types import UNITS, MeshAsset
+from ._text import count as _n
 from .presets import Preset, get_preset
 
 __all__ = ["MeshReport", "PresetVerdict", "check_mesh", "evaluate_preset"]
@@ -787,11 +788,6 @@ def _scale_hint(largest: float, unit: str | None) -> str:
 
 
 # --- formatting ------------------------------------------------------------------------
-
-
-def _n(x: int) -> str:
-    """``142311`` as ``'142 311'``."""
-    return f"{int(x):,}".replace(",", " ")
 
 
 def _len(metres: float) -> str:

@@ -50,9 +50,10 @@ from typing import Literal
 import numpy as np
 
 from ..errors import InputError, require
-from ..mesh.cleanup import components, is_watertight, try_decimate, weld
+from ..mesh.cleanup import components, edge_groups, is_watertight, try_decimate, weld
 from ..mesh.geometry import face_areas
 from ..types import UNITS, Material, Mesh, MeshAsset
+from ._text import count as _n
 from .bake import (
     MAX_TEXTURE,
     MIN_TEXTURE,
@@ -242,21 +243,13 @@ def _validate_asset(asset: MeshAsset) -> None:
         raise InputError("asset: vertices hold NaN or infinite coordinates")
 
 
-def _n(x: int) -> str:
-    return f"{x:,}"
-
-
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
 def _edge_manifold(faces: np.ndarray, n_vertices: int) -> bool:
     """No edge has more than two faces (what the remesher needs)."""
-    f = np.asarray(faces, dtype=np.int64)
-    a, b = f.ravel(), f[:, [1, 2, 0]].ravel()
-    keys = np.minimum(a, b) * n_vertices + np.maximum(a, b)
-    _, counts = np.unique(keys, return_counts=True)
-    return bool((counts <= 2).all())
+    return bool((edge_groups(faces, n_vertices)[4] <= 2).all())
 
 
 def _mean_edge(mesh: Mesh) -> float:

@@ -42,8 +42,6 @@ CHECK_STAGES: tuple[str, ...] = ("load", "check")
 REPAIR_STAGES: tuple[str, ...] = ("load", "repair", "export", "check")
 OPTIMIZE_STAGES: tuple[str, ...] = ("load", "optimize", "export", "check")
 
-#: Extensions the mesh writers take.
-WRITABLE: tuple[str, ...] = (".glb", ".obj", ".ply", ".stl", ".usdz")
 
 
 @dataclass(frozen=True)
@@ -123,9 +121,6 @@ def output_names(out: str | os.PathLike[str], lods: int = 1,
     """
     out = Path(out)
     ext = out.suffix.lower()
-    if ext not in WRITABLE:
-        raise InputError(f"output: unsupported extension {out.suffix or '(none)'!r} for "
-                         f"{out}; use one of {', '.join(WRITABLE)}")
     names = [(0, out)]
     names += [(i, out.with_name(f"{out.stem}_LOD{i}{out.suffix}")) for i in range(1, lods)]
     names += [(0, out.with_suffix(e)) for e in extra_formats if e != ext]
@@ -133,6 +128,8 @@ def output_names(out: str | os.PathLike[str], lods: int = 1,
 
 
 def _check_output(out: str | os.PathLike[str], src: Path) -> Path:
+    """The output path, checked before any work (extension, writable directory), and
+    never the input file itself."""
     from ..export import check_output_path
 
     o = check_output_path(out)
@@ -158,8 +155,7 @@ def repair_file(src: str | os.PathLike[str], out: str | os.PathLike[str],
     from ..io.meshes import load_mesh
 
     src_path = Path(src)
-    names = output_names(out)
-    _check_output(out, src_path)
+    names = output_names(_check_output(out, src_path))
     clock = _Clock(REPAIR_STAGES, progress)
     with clock.stage("load"):
         asset = load_mesh(src_path)
@@ -186,18 +182,11 @@ def optimize_file(src: str | os.PathLike[str], out: str | os.PathLike[str],
     opts = options or OptimizeOptions()
     src_path = Path(src)
     out_path = _check_output(out, src_path)
-    output_names(out_path)  # the extension, before any work
     clock = _Clock(OPTIMIZE_STAGES, progress)
     with clock.stage("load"):
         asset = load_mesh(src_path)
         before = check_mesh(asset, intersections=False)
-    with clock.stage("optimize"):
-        result: OptimizeResult = _fit_topology(optimize_mesh(asset, opts))
-    names = output_names(out_path, len(result.lods), result.formats)
-    with clock.stage("export"):
-        written = _write([(path, result.lods[lod]) for lod, path in names])
-    with clock.stage("check"):
-        after = _check_written(out_path, result.unit, result.preset)
+    result, written, after = _optimize_write_check(asset, opts, out_path, clock)
     clock.done()
     return QualityRun(before, after, tuple(result.changes), written, tuple(clock.timings))
 
@@ -213,18 +202,26 @@ def _check_written(path: Path, unit: str | None, preset: Preset | None) -> MeshR
     return check_mesh(asset, preset)
 
 
+def _optimize_write_check(asset: MeshAsset, options: OptimizeOptions, out: Path,
+                          clock: _Clock) -> tuple[OptimizeResult, tuple[Path, ...], MeshReport]:
+    """The ``optimize``, ``export`` and ``check`` stages: optimise (and give a preset
+    that needs one closed manifold one), write every level and format, check ``out``."""
+    with clock.stage("optimize"):
+        result = _fit_topology(optimize_mesh(asset, options))
+    names = output_names(out, len(result.lods), result.formats)
+    with clock.stage("export"):
+        written = _write([(path, result.lods[lod]) for lod, path in names])
+    with clock.stage("check"):
+        report = _check_written(out, result.unit, result.preset)
+    return result, written, report
+
+
 def apply_preset(mesh: TexturedMesh, out: Path, preset: str | Preset,
                  clock: _Clock) -> tuple[list[Path], MeshReport]:
     """The ``optimize``, ``export`` and ``check`` stages of ``lift3d image --preset``:
     fit the reconstruction to ``preset``, write every file, check the main one."""
-    p = _preset(preset)
-    with clock.stage("optimize"):
-        # The reconstruction is already in metres with its base at y = 0.
-        result = _fit_topology(optimize_mesh(MeshAsset.from_textured(mesh),
-                                             OptimizeOptions(preset=p, origin="keep")))
-    names = output_names(out, len(result.lods), result.formats)
-    with clock.stage("export"):
-        written = list(_write([(path, result.lods[lod]) for lod, path in names]))
-    with clock.stage("check"):
-        report = _check_written(out, result.unit, p)
-    return written, report
+    # The reconstruction is already in metres with its base at y = 0.
+    options = OptimizeOptions(preset=_preset(preset), origin="keep")
+    _, written, report = _optimize_write_check(MeshAsset.from_textured(mesh), options,
+                                               out, clock)
+    return list(written), report

@@ -50,6 +50,8 @@ from ..mesh.cleanup import (
 )
 from ..mesh.geometry import face_areas, volume
 from ..types import Mesh, MeshAsset
+from ._text import count as _n
+from ._text import plural as _plural
 from .transfer import ClosestPoints, sample_colors
 
 __all__ = ["SHELL_FALLBACK", "RepairOptions", "RepairResult", "repair_mesh", "surface_deviation",
@@ -225,15 +227,6 @@ class RepairResult:
     dropped_parts: int = 0
     watertight: bool = False
     components: int = 0
-
-
-def _n(x: int) -> str:
-    """``1234567`` as ``"1 234 567"``."""
-    return f"{int(x):,}".replace(",", " ")
-
-
-def _plural(x: int, word: str, plural: str | None = None) -> str:
-    return f"{_n(x)} {word if x == 1 else (plural or word + 's')}"
 
 
 # --------------------------------------------------------------------------- safe
