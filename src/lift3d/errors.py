@@ -6,6 +6,8 @@ Exit codes (documented in the README and ``lift3d --help``):
 * ``1``: internal error (a bug; the message asks for a report).
 * ``2``: bad input or usage: unreadable file, bad option, unwritable output.
 * ``3``: no object found in the photo.
+* ``4``: the mesh fails the requested delivery preset (CLI only).
+* ``5``: the photos did not reconstruct (too few registered, no surface).
 """
 
 from __future__ import annotations
@@ -33,6 +35,20 @@ class NoObjectError(Lift3DError):
     """Segmentation found no object to reconstruct. Exit code 3."""
 
     exit_code = 3
+
+
+class ReconstructionError(Lift3DError):
+    """Photos did not give a usable reconstruction. Exit code 5.
+
+    ``report`` says what did work (e.g. a :class:`lift3d.multiview.sfm.SfmReport`
+    listing the registered images), or is ``None``.
+    """
+
+    exit_code = 5
+
+    def __init__(self, message: str, report=None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class MissingExtraError(Lift3DError, ImportError):

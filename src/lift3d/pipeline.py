@@ -45,17 +45,23 @@ class ProgressEvent:
         stage: the stage now starting, or ``"done"``.
         index: its position in ``stages`` (``len(stages)`` for ``"done"``).
         stages: every stage of this run, in order.
-        finished: timing of the stage that just ended, or ``None`` for the first.
+        finished: timing of the stage that just ended, or ``None`` for the first
+            (and for updates within a stage).
+        within: progress within ``stage``, in ``[0, 1]`` (long stages report it).
+        message: what the stage is doing now, e.g. ``"view 3/11"``; "" when it starts.
     """
 
     stage: str
     index: int
     stages: tuple[str, ...]
     finished: StageTiming | None
+    within: float = 0.0
+    message: str = ""
 
     @property
     def fraction(self) -> float:
-        return self.index / max(1, len(self.stages))
+        """Progress of the whole run in ``[0, 1]``, counting stages as equal."""
+        return min(1.0, (self.index + self.within) / max(1, len(self.stages)))
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -68,9 +74,11 @@ class _Clock:
         self.stages = stages
         self.progress = progress
         self.timings: list[StageTiming] = []
+        self._current = ""
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        self._current = name
         self._tell(name)
         t0 = time.perf_counter()
         yield
@@ -79,6 +87,14 @@ class _Clock:
 
     def done(self) -> None:
         self._tell("done")
+
+    def update(self, within: float, message: str = "") -> None:
+        """Report progress inside the current stage (``within`` in ``[0, 1]``)."""
+        if self.progress is None or not self._current:
+            return
+        index = self.stages.index(self._current) if self._current in self.stages else 0
+        self.progress(ProgressEvent(self._current, index, self.stages, None,
+                                    float(min(max(within, 0.0), 1.0)), message))
 
     def _tell(self, name: str) -> None:
         if self.progress is None:

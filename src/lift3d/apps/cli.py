@@ -1,6 +1,7 @@
 """``lift3d`` command line: parse, call one pipeline, present the result.
 
-Exit codes: 0 success; 1 internal error; 2 bad input or usage; 3 no object found.
+Exit codes: 0 success; 1 internal error; 2 bad input or usage; 3 no object found;
+4 the mesh fails a requested preset; 5 the photos did not reconstruct (``photos``).
 Every failure prints one line to stderr, never a traceback (``--debug`` shows it).
 """
 
@@ -16,11 +17,19 @@ from pathlib import Path
 from .. import __version__, conventions
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_OBJECT, EXIT_PRESET_FAILED = 0, 1, 2, 3, 4
+EXIT_NOT_RECONSTRUCTED = 5
 
 EPILOG = """\
 exit codes: 0 success, 1 internal error, 2 bad input or usage, 3 no object found,
-4 the mesh fails the requested --preset (check, repair, optimize).
+4 the mesh fails the requested --preset (check, repair, optimize),
+5 the photos did not reconstruct (photos: too few registered, no surface).
 Output axes follow glTF: +Y up, metres, the photographed side facing +Z, base on y=0.
+"""
+
+
+PHOTOS_EPILOG = """
+Without --scale-by or --height the scale is arbitrary (photos alone cannot tell it):
+the largest side is set to 1 unit and the summary says so.
 """
 
 
@@ -135,6 +144,56 @@ def build_parser() -> argparse.ArgumentParser:
                      help="fit the result to a delivery preset (as `lift3d optimize "
                           "--preset`): web, ar (also writes .usdz), game (LODs), print "
                           "(also writes .stl in mm); exit code 4 if it still fails")
+
+    pho = sub.add_parser(
+        "photos", help="many photos (a folder) or a video to a textured mesh "
+                       "(photogrammetry)",
+        epilog=EPILOG + PHOTOS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pho.add_argument("input", help="a folder of overlapping photos, or a video file")
+    pho.add_argument("-o", "--output", default=None,
+                     help="output file: .glb (default), .obj, .ply, .stl or .usdz "
+                          "(default: INPUT's name with .glb)")
+    pho.add_argument("--workspace", metavar="DIR",
+                     help="keep intermediate results here and reuse them when run again "
+                          "(after a crash or Ctrl-C, SfM and finished depth maps are not "
+                          "redone); default: a temporary folder")
+    pho.add_argument("--max-frames", type=_positive_int, default=60,
+                     help="video: frames to sample, by sharpness and motion (default 60)")
+    pho.add_argument("--mapper", choices=("auto", "incremental", "global"), default="auto",
+                     help="SfM mapper: incremental (COLMAP), global (GLOMAP), or auto "
+                          "(default: incremental, and global too when incremental leaves "
+                          "over 10%% of the images out; the better model wins)")
+    pho.add_argument("--matcher", choices=("auto", "exhaustive", "sequential"),
+                     default="auto", help="feature matching: auto (default: sequential for "
+                                          "video, exhaustive for photo folders), exhaustive, "
+                                          "sequential")
+    pho.add_argument("--feature-size", type=_positive_int, default=1600,
+                     help="long side in pixels at which features are found (default 1600)")
+    pho.add_argument("--depth-size", type=_positive_int, default=960,
+                     help="long side in pixels of the depth maps (default 960)")
+    pho.add_argument("--planes", type=_positive_int, default=128,
+                     help="depth hypotheses of the plane sweep (default 128)")
+    pho.add_argument("--keep-scene", action="store_true",
+                     help="keep everything the photos show instead of isolating the object "
+                          "(ground and background included)")
+    pho.add_argument("--watertight", action="store_true",
+                     help="close the mesh into one watertight solid (for printing, AR)")
+    pho.add_argument("--faces", type=_positive_int, default=100_000,
+                     help="face budget of the mesh (default 100000)")
+    pho.add_argument("--texture-size", type=_positive_int, default=4096,
+                     help="texture side in pixels (default 4096)")
+    scale = pho.add_mutually_exclusive_group()
+    scale.add_argument("--scale-by", metavar='"A B METRES"',
+                       help='a known distance: two pixels of photos, as IMAGE:U,V, and '
+                            'their distance in metres, e.g. "01.jpg:412,300 01.jpg:640,310 '
+                            '0.30"')
+    scale.add_argument("--height", type=_metres, help="the object's real height in metres")
+    pho.add_argument("--allow-mixed-sizes", action="store_true",
+                     help="accept photos of different sizes (one set of intrinsics per size)")
+    pho.add_argument("--json", action="store_true",
+                     help="print a machine-readable summary on stdout")
+    pho.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    pho.add_argument("--debug", action="store_true", help="log details; show tracebacks")
 
     dep = sub.add_parser("depth", help="one photo to a 16-bit depth map (+ point cloud)",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -275,7 +334,9 @@ class _Progress:
             width = 24
             filled = round(width * ev.fraction)
             bar = "#" * filled + "-" * (width - filled)
-            sys.stderr.write(f"\r\033[K[{bar}] {ev.index + 1}/{len(ev.stages)} {ev.stage}...")
+            detail = f" {ev.message}" if getattr(ev, "message", "") else ""
+            sys.stderr.write(f"\r\033[K[{bar}] {ev.index + 1}/{len(ev.stages)} "
+                             f"{ev.stage}...{detail}")
             self.bar_shown = True
         sys.stderr.flush()
 
@@ -376,6 +437,84 @@ def cmd_image(args: argparse.Namespace, progress: _Progress) -> int:
             _print_lines(line for line in result.report.summary_lines()
                          if line.startswith(("preset", "  -")))
     return _verdict_code(result.report) if result.report is not None else EXIT_OK
+
+
+def _image_point(text: str):
+    from ..errors import InputError
+    from ..multiview.pipeline import ImagePoint
+
+    name, sep, coords = text.rpartition(":")
+    try:
+        u, v = (float(c) for c in coords.split(","))
+    except ValueError:
+        sep = ""
+    if not sep or not name:
+        raise InputError(f"--scale-by: expected IMAGE:U,V (a photo's name and a pixel), "
+                         f"got {text!r}")
+    return ImagePoint(name, u, v)
+
+
+def _scale_by(text: str | None):
+    from ..errors import InputError
+    from ..multiview.pipeline import ScaleBy
+
+    if text is None:
+        return None
+    parts = text.split()
+    if len(parts) != 3:
+        raise InputError(f'--scale-by: expected "IMAGE:U,V IMAGE:U,V METRES", got {text!r}')
+    try:
+        metres = float(parts[2])
+    except ValueError:
+        metres = float("nan")
+    if not metres > 0:
+        raise InputError(f"--scale-by: the distance must be a positive number of metres, "
+                         f"got {parts[2]!r}")
+    return ScaleBy(_image_point(parts[0]), _image_point(parts[1]), metres)
+
+
+def cmd_photos(args: argparse.Namespace, progress: _Progress) -> int:
+    import dataclasses
+
+    from ..multiview.dense import DenseOptions
+    from ..multiview.pipeline import PhotosOptions, photos_to_file
+    from ..multiview.sfm import SfmOptions
+
+    out = args.output or str(Path(args.input.rstrip("/")).with_suffix(".glb").name)
+    options = PhotosOptions(
+        max_frames=args.max_frames,
+        sfm=SfmOptions(mapper=args.mapper, matcher=args.matcher,
+                       max_image_size=args.feature_size),
+        dense=DenseOptions(max_side=args.depth_size, planes=args.planes),
+        keep_scene=args.keep_scene, watertight=args.watertight, faces=args.faces,
+        texture_size=args.texture_size, scale_by=_scale_by(args.scale_by),
+        height=args.height, allow_mixed_sizes=args.allow_mixed_sizes)
+    t0 = time.perf_counter()
+    result, written = photos_to_file(args.input, out, options, workspace=args.workspace,
+                                     progress=progress)
+    progress.finish()
+    wall = time.perf_counter() - t0
+    rep = result.report
+    if args.json:
+        sfm = dataclasses.asdict(rep.sfm)
+        print(json.dumps({
+            "input": args.input, "outputs": [str(p) for p in written],
+            "total_seconds": round(wall, 3),
+            "stages": [{"name": t.name, "seconds": round(t.seconds, 3)} for t in rep.timings],
+            "sfm": sfm, "skipped": [dataclasses.asdict(s) for s in rep.inputs.skipped],
+            "object_centric": rep.object_centric, "ground_removed": rep.ground_found,
+            "depth_coverage": [round(c, 4) for c in rep.depth_coverage],
+            "faces": rep.faces, "watertight": rep.watertight,
+            "texture_coverage": round(rep.texture_coverage, 4),
+            "scale": rep.scale, "metres_per_unit": rep.metres_per_unit,
+            "size": [round(x, 5) for x in rep.size], "reused": list(rep.reused),
+        }, indent=2, default=str))
+    elif not args.quiet:
+        print(f"wrote {', '.join(str(p) for p in written)} ({wall:.1f} s)")
+        _print_lines("  " + line for line in rep.summary_lines())
+        if rep.reused:
+            print(f"  reused from the workspace: {', '.join(rep.reused)}")
+    return EXIT_OK
 
 
 def cmd_depth(args: argparse.Namespace, progress: _Progress) -> int:
@@ -531,7 +670,8 @@ def main(argv: list[str] | None = None) -> int:
 
     progress = _Progress(enabled=not (args.quiet or args.json))
     try:
-        handler = {"image": cmd_image, "depth": cmd_depth, "models": cmd_models,
+        handler = {"image": cmd_image, "photos": cmd_photos, "depth": cmd_depth,
+                   "models": cmd_models,
                    "check": cmd_check, "repair": cmd_repair,
                    "optimize": cmd_optimize}[args.command]
         return handler(args, progress)
@@ -545,6 +685,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lift3d: {msg}", file=sys.stderr)
         else:
             print(f"lift3d: {kind}: {msg}", file=sys.stderr)
+        partial = getattr(exc, "report", None)
+        if partial is not None and hasattr(partial, "summary_lines"):
+            for line in partial.summary_lines():
+                print(f"lift3d:   {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         progress.clear()

@@ -71,7 +71,7 @@ def texture_side(asset: MeshAsset) -> int | None:
     return int(max(asset.texture.shape[:2]))
 
 
-def _check_size(size: int, name: str) -> int:
+def check_texture_size(size: int, name: str) -> int:
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
         raise InputError(f"{name}: must be an integer number of texels, got {size!r}")
     if not MIN_TEXTURE <= int(size) <= MAX_TEXTURE:
@@ -80,7 +80,7 @@ def _check_size(size: int, name: str) -> int:
     return int(size)
 
 
-def _check_mesh(vertices: np.ndarray, faces: np.ndarray, vname: str, fname: str
+def check_mesh_arrays(vertices: np.ndarray, faces: np.ndarray, vname: str, fname: str
                 ) -> tuple[np.ndarray, np.ndarray]:
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces)
@@ -137,8 +137,8 @@ def unwrap(vertices: np.ndarray, faces: np.ndarray, *, resolution: int,
         winding, ``uv`` ``(V', 2)`` float32 in ``[0, 1]`` (origin bottom-left), and
         ``welded_index`` ``(V',)`` int64 mapping each copy to its input vertex.
     """
-    v, f = _check_mesh(vertices, faces, "vertices", "faces")
-    resolution = _check_size(resolution, "resolution")
+    v, f = check_mesh_arrays(vertices, faces, "vertices", "faces")
+    resolution = check_texture_size(resolution, "resolution")
     if method not in ("auto", "xatlas", "box"):
         raise InputError(f"method: must be 'auto', 'xatlas' or 'box', got {method!r}")
     pad = padding_for(resolution) if padding_px is None else int(padding_px)
@@ -156,7 +156,7 @@ def unwrap(vertices: np.ndarray, faces: np.ndarray, *, resolution: int,
     return unwrap_box(mesh, padding_px=pad, resolution=resolution)
 
 
-def _texel_points(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, size: int
+def texel_points(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, size: int
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Texels covered by the uv layout (plus a :data:`DILATE_PX` rim) and what they show.
 
@@ -206,13 +206,13 @@ def bake_texture(source: MeshAsset, target_vertices: np.ndarray, target_faces: n
     """
     if not isinstance(source, MeshAsset):
         raise InputError(f"source: must be a MeshAsset, got {type(source).__name__}")
-    _check_mesh(source.vertices, source.faces, "source.vertices", "source.faces")
-    v, f = _check_mesh(target_vertices, target_faces, "target_vertices", "target_faces")
+    check_mesh_arrays(source.vertices, source.faces, "source.vertices", "source.faces")
+    v, f = check_mesh_arrays(target_vertices, target_faces, "target_vertices", "target_faces")
     uv = np.asarray(target_uv, dtype=np.float64)
     if uv.shape != (len(v), 2) or not np.isfinite(uv).all():
         raise InputError(f"target_uv: must be finite ({len(v)}, 2), got {uv.shape}")
-    size = _check_size(size, "size")
-    covered, rows, cols, fid, bary = _texel_points(v, f, uv, size)
+    size = check_texture_size(size, "size")
+    covered, rows, cols, fid, bary = texel_points(v, f, uv, size)
     if not len(rows):
         raise InputError("target_uv: covers no texel (all triangles degenerate in uv?)")
     points = np.einsum("nk,nkd->nd", bary, v[f[fid]])
@@ -245,11 +245,11 @@ def bake_vertex_colors(asset: MeshAsset, size: int = 1024, *,
         raise InputError(f"asset: must be a MeshAsset, got {type(asset).__name__}")
     if asset.vertex_colors is None:
         raise InputError("asset: has no vertex colours to bake")
-    _, faces = _check_mesh(asset.vertices, asset.faces, "asset.vertices", "asset.faces")
-    size = _check_size(size, "size")
+    _, faces = check_mesh_arrays(asset.vertices, asset.faces, "asset.vertices", "asset.faces")
+    size = check_texture_size(size, "size")
     welded = weld_positions(asset.vertices, faces)
     atlas = unwrap(welded.vertices, welded.faces, resolution=size, method=method)
-    covered, rows, cols, fid, bary = _texel_points(atlas.vertices, atlas.faces, atlas.uv, size)
+    covered, rows, cols, fid, bary = texel_points(atlas.vertices, atlas.faces, atlas.uv, size)
     # unwrap keeps the face order, so texel face ``fid`` is input face ``fid``.
     vc = np.asarray(asset.vertex_colors, dtype=np.float64)[faces[fid]]
     colours = np.clip(np.round(np.einsum("nk,nkd->nd", bary, vc)), 0, 255).astype(np.uint8)
