@@ -16,7 +16,7 @@ from lift3d.multiview.dense import (
     select_sources,
     to_gray,
 )
-from lift3d.multiview.types import View
+from lift3d.multiview.types import View, cam_from_world_looking_at
 
 SIDE = 96  # image side, pixels
 FOCAL = 100.0
@@ -27,15 +27,8 @@ OPTIONS = DenseOptions(planes=48)
 def look_at(center, target, up=(0.0, 1.0, 0.0), f: float = FOCAL, w: int = SIDE,
             h: int = SIDE, name: str = "v") -> View:
     """A pinhole view at ``center`` looking at ``target``, world ``up`` towards row 0."""
-    c = np.asarray(center, dtype=np.float64)
-    z = np.asarray(target, dtype=np.float64) - c
-    z /= np.linalg.norm(z)
-    x = np.cross(z, np.asarray(up, dtype=np.float64))
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    R = np.stack([x, y, z])
     K = np.array([[f, 0.0, (w - 1) / 2], [0.0, f, (h - 1) / 2], [0.0, 0.0, 1.0]])
-    return View(name, K, np.column_stack([R, -R @ c]), w, h)
+    return View(name, K, cam_from_world_looking_at(center, target, up), w, h)
 
 
 def noise_texture(side: int = 512, sigma: float = 1.2, seed: int = 0) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 
 from lift3d.multiview.dense import DepthMap
 from lift3d.multiview.fuse import Box, FusionOptions, pixel_footprint, tsdf_fuse
-from lift3d.multiview.types import View
+from lift3d.multiview.types import View, cam_from_world_looking_at
 
 RADIUS = 1.0
 BOX = Box(np.full(3, -1.4), np.full(3, 1.4))
@@ -17,15 +17,8 @@ BOX = Box(np.full(3, -1.4), np.full(3, 1.4))
 def look_at(center, target, up=(0.0, 1.0, 0.0), f: float = 80.0, w: int = 64, h: int = 64,
             name: str = "v") -> View:
     """A pinhole view at ``center`` looking at ``target``, world ``up`` towards row 0."""
-    c = np.asarray(center, dtype=np.float64)
-    z = np.asarray(target, dtype=np.float64) - c
-    z /= np.linalg.norm(z)
-    x = np.cross(z, np.asarray(up, dtype=np.float64))
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    R = np.stack([x, y, z])
     K = np.array([[f, 0.0, (w - 1) / 2], [0.0, f, (h - 1) / 2], [0.0, 0.0, 1.0]])
-    return View(name, K, np.column_stack([R, -R @ c]), w, h)
+    return View(name, K, cam_from_world_looking_at(center, target, up), w, h)
 
 
 def sphere_depth(view: View, radius: float = RADIUS, centre=(0.0, 0.0, 0.0),

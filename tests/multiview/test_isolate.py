@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lift3d.multiview.isolate import Region, convergence_point, find_region
-from lift3d.multiview.types import View
+from lift3d.multiview.types import View, cam_from_world_looking_at
 
 UP = np.array([0.0, 1.0, 0.0])  # the scene's up before the random motion
 
@@ -16,15 +16,8 @@ UP = np.array([0.0, 1.0, 0.0])  # the scene's up before the random motion
 def look_at(center, target, up=UP, f: float = 300.0, w: int = 320, h: int = 240,
             name: str = "v") -> View:
     """A pinhole view at ``center`` looking at ``target``, world ``up`` towards row 0."""
-    c = np.asarray(center, dtype=np.float64)
-    z = np.asarray(target, dtype=np.float64) - c
-    z /= np.linalg.norm(z)
-    x = np.cross(z, np.asarray(up, dtype=np.float64))
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    R = np.stack([x, y, z])
     K = np.array([[f, 0.0, (w - 1) / 2], [0.0, f, (h - 1) / 2], [0.0, 0.0, 1.0]])
-    return View(name, K, np.column_stack([R, -R @ c]), w, h)
+    return View(name, K, cam_from_world_looking_at(center, target, up), w, h)
 
 
 def random_rotation(seed: int) -> np.ndarray:

@@ -248,3 +248,36 @@ def test_options_validation() -> None:
                                                     ImagePoint("b", 1, 1), 1.0))
     with pytest.raises(InputError, match="texture_size"):
         PhotosOptions(texture_size=10)
+
+
+def test_colmap_workspace_is_read_back(lund_run, lund8: Path, tmp_path: Path) -> None:
+    """COLMAP's undistortion runs on CPU; PatchMatch needs CUDA, so its output maps are
+    written here by hand (the true depth of each pixel's sparse neighbourhood is not
+    needed: the point is the frames and file format line up)."""
+    import pycolmap
+
+    from lift3d.multiview.colmap_dense import read_workspace
+
+    _, ws = lund_run
+    work = tmp_path / "dense"
+    opts = pycolmap.UndistortCameraOptions()
+    opts.max_image_size = 320
+    pycolmap.undistort_images(work, ws / "sfm" / "model", lund8, undistort_options=opts)
+    rec = pycolmap.Reconstruction(str(work / "sparse"))
+    (work / "stereo" / "depth_maps").mkdir(parents=True, exist_ok=True)
+    from test_colmap_dense import _write_colmap_array
+
+    for img in rec.images.values():
+        d = np.full((img.camera.height, img.camera.width), 7.0, np.float32)
+        _write_colmap_array(work / "stereo" / "depth_maps" / f"{img.name}.geometric.bin", d)
+    maps = read_workspace(work)
+    # Other tests may have redone SfM in this workspace: compare with the model there.
+    sparse = pycolmap.Reconstruction(str(ws / "sfm" / "model"))
+    centres = {i.name: i.projection_center() for i in sparse.images.values()}
+    assert [m.view.name for m in maps] == sorted(centres)
+    assert len(maps) >= 7
+    for m in maps:
+        assert max(m.view.width, m.view.height) <= 320
+        assert m.depth.shape == (m.view.height, m.view.width)
+        np.testing.assert_allclose(m.view.center, centres[m.view.name], atol=1e-6)
+        assert (m.depth == 7.0).all()

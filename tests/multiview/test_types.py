@@ -11,22 +11,15 @@ import pytest
 
 from lift3d.errors import InputError
 from lift3d.multiview.images import exif_up, load_undistorted, working_size
-from lift3d.multiview.types import View
+from lift3d.multiview.types import View, cam_from_world_looking_at
 
 
 def look_at(center, target, up=(0.0, 1.0, 0.0), f: float = 80.0, w: int = 64, h: int = 48,
             name: str = "v") -> View:
     """A pinhole view at ``center`` looking at ``target``, with world ``up`` at the top of
     the image (OpenCV frame: camera -y along ``up``)."""
-    c = np.asarray(center, dtype=np.float64)
-    z = np.asarray(target, dtype=np.float64) - c
-    z /= np.linalg.norm(z)
-    x = np.cross(z, np.asarray(up, dtype=np.float64))
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    R = np.stack([x, y, z])
     K = np.array([[f, 0.0, (w - 1) / 2], [0.0, f * 1.1, (h - 1) / 2 + 1.5], [0.0, 0.0, 1.0]])
-    return View(name, K, np.column_stack([R, -R @ c]), w, h)
+    return View(name, K, cam_from_world_looking_at(center, target, up), w, h)
 
 
 def points_in_front(view: View, n: int, seed: int = 0) -> np.ndarray:

@@ -171,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="long side in pixels at which features are found (default 1600)")
     pho.add_argument("--depth-size", type=_positive_int, default=960,
                      help="long side in pixels of the depth maps (default 960)")
+    pho.add_argument("--dense", choices=("auto", "cpu", "colmap"), default="auto",
+                     help="dense depth: cpu (lift3d's plane sweep), colmap (COLMAP's CUDA "
+                          "PatchMatch; needs pycolmap built with CUDA) or auto (default: "
+                          "colmap where CUDA is available)")
     pho.add_argument("--planes", type=_positive_int, default=128,
                      help="depth hypotheses of the plane sweep (default 128)")
     pho.add_argument("--keep-scene", action="store_true",
@@ -488,7 +492,8 @@ def cmd_photos(args: argparse.Namespace, progress: _Progress) -> int:
         dense=DenseOptions(max_side=args.depth_size, planes=args.planes),
         keep_scene=args.keep_scene, watertight=args.watertight, faces=args.faces,
         texture_size=args.texture_size, scale_by=_scale_by(args.scale_by),
-        height=args.height, allow_mixed_sizes=args.allow_mixed_sizes)
+        height=args.height, allow_mixed_sizes=args.allow_mixed_sizes,
+        dense_backend=args.dense)
     t0 = time.perf_counter()
     result, written = photos_to_file(args.input, out, options, workspace=args.workspace,
                                      progress=progress)

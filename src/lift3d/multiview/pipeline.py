@@ -95,7 +95,10 @@ class PhotosOptions:
         scale_by: a known distance (sets metres); ``height``: the object's height in
             metres. Neither: the scale is arbitrary (largest side 1 unit), said in the
             report.
-        allow_mixed_sizes: accept photos of different sizes (one camera per size).
+        allow_mixed_sizes: accept photos of different sizes (one camera per photo).
+        dense_backend: ``"cpu"`` (lift3d's plane sweep), ``"colmap"`` (COLMAP's CUDA
+            PatchMatch: needs pycolmap built with CUDA) or ``"auto"`` (colmap where
+            CUDA is available, else cpu).
         seed: for repeatable runs.
     """
 
@@ -111,6 +114,7 @@ class PhotosOptions:
     scale_by: ScaleBy | None = None
     height: float | None = None
     allow_mixed_sizes: bool = False
+    dense_backend: str = "auto"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -120,6 +124,9 @@ class PhotosOptions:
             raise InputError(f"height: must be a positive length in metres, got {self.height}")
         if self.faces < 100:
             raise InputError(f"faces: budget too small ({self.faces}); use at least 100")
+        if self.dense_backend not in ("auto", "cpu", "colmap"):
+            raise InputError(f"dense_backend: must be 'auto', 'cpu' or 'colmap', "
+                             f"got {self.dense_backend!r}")
         if not 64 <= self.texture_size <= 16384:
             raise InputError(f"texture_size: must be in [64, 16384], got {self.texture_size}")
 
@@ -442,7 +449,17 @@ def photos_to_mesh(source: str | os.PathLike, options: PhotosOptions = PhotosOpt
         region = find_region(model.views, model.points, model.track_lengths, ups,
                              keep_scene=options.keep_scene, seed=options.seed)
     with clock.stage("depth"):
-        maps = _depth_maps(model, ws, options.dense, sfm_key, clock, reused)
+        from .colmap_dense import cuda_available, patch_match_depth_maps
+
+        backend = options.dense_backend
+        if backend == "auto":
+            backend = "colmap" if cuda_available() else "cpu"
+        if backend == "colmap":
+            clock.update(0.0, "COLMAP PatchMatch (CUDA)")
+            maps = patch_match_depth_maps(ws.sfm_dir() / "model", model.paths[0].parent,
+                                          ws.root / "colmap_dense", options.dense.max_side)
+        else:
+            maps = _depth_maps(model, ws, options.dense, sfm_key, clock, reused)
     with clock.stage("fuse"):
         local = [DepthMap(region.view_in_object_frame(m.view), m.depth, m.score, m.inv_step)
                  for m in maps]

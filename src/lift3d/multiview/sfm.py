@@ -343,6 +343,9 @@ def run_sfm(paths: Sequence[Path], work_dir: Path, options: SfmOptions = SfmOpti
             "(each part of the object should appear in at least 3 photos from nearby angles)",
             report)
     rec = max(recs.values(), key=lambda r: r.num_reg_images())
+    # The chosen model, in COLMAP's format, for COLMAP's own dense tools and for users.
+    (work_dir / "model").mkdir(exist_ok=True)
+    rec.write(work_dir / "model")
     model = _to_sparse_model(rec, paths, used, matcher, tuple(seconds))
     for line in model.report.summary_lines():
         log.info("%s", line)

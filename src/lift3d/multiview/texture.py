@@ -503,15 +503,18 @@ class _FaceViews:
             the surface, not something behind an occluder whose texels it would
             share in that view's chart).
         front: ``(F, nv)`` float32 ``cos * focal / z`` where the face is bounded in
-            the view and faces the camera (its projection keeps its orientation),
-            else 0; occlusion ignored.
+            the view and its smoothed normal faces the camera, else 0; occlusion
+            ignored (for faces no view sees: a noisy face's own normal would scatter
+            them over many views and charts).
         normals: ``(F, 3)`` float64 unit face normals (zero for degenerate faces).
+        smooth: ``(F, 3)`` float64 unit smoothed face normals.
     """
 
     score: np.ndarray
     proj: np.ndarray
     front: np.ndarray
     normals: np.ndarray
+    smooth: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -656,14 +659,13 @@ def _face_views(v: np.ndarray, f: np.ndarray, pairs: np.ndarray, views: Sequence
                                            depth_tolerance_abs)
         to_cam = view.center - cen
         dist = np.linalg.norm(to_cam, axis=1)
-        cos = np.einsum("fj,fj->f", normals, to_cam) / np.maximum(dist, 1e-30)
         cos_s = np.einsum("fj,fj->f", smooth, to_cam) / np.maximum(dist, 1e-30)
         focal = 0.5 * (view.K[0, 0] + view.K[1, 1])
-        front[:, i] = np.where(bounded & (cos > 0), np.maximum(cos_s, MIN_COS) * focal
+        front[:, i] = np.where(bounded & (cos_s > 0), np.maximum(cos_s, MIN_COS) * focal
                                / np.maximum(cen_cam[:, 2], 1e-30), 0.0)
         s = _view_scores(view, dm, centres, depth_tolerance, depth_tolerance_abs)
         score[:, i] = np.where(bounded, s, 0.0)
-    return _FaceViews(score, proj, front, normals)
+    return _FaceViews(score, proj, front, normals, smooth)
 
 
 def _edge_pairs(faces: np.ndarray) -> np.ndarray:
@@ -813,7 +815,7 @@ def _label_faces(fv: _FaceViews, pairs: np.ndarray) -> _Charts:
     pref = np.zeros((nf, n_keys), dtype=np.float32)
     pref[seen, :nv] = fv.score[seen]
     pref[frontal, nv:2 * nv] = fv.front[frontal]
-    dots = fv.normals[boxed] @ _BOX_DIRS.T
+    dots = fv.smooth[boxed] @ _BOX_DIRS.T  # smoothed: noise would scatter the axes
     pref[boxed, 2 * nv:] = np.where(dots >= BOX_MIN_COS, dots, 0.0)
     # Degenerate faces (no normal) may take any box axis.
     pref[boxed & (pref.max(axis=1) <= 0), 2 * nv:] = 1.0
@@ -1170,6 +1172,8 @@ class _CornerScores:
 def _corner_scores(v: np.ndarray, f: np.ndarray, views: Sequence[View],
                    dmaps: Sequence[_DepthMap], depth_tolerance: float,
                    depth_tolerance_abs: float) -> _CornerScores:
+    """Scores at the welded mesh's vertices and face centres (see
+    :class:`_CornerScores`)."""
     origin = 0.5 * (v.min(axis=0) + v.max(axis=0))
     vn = vertex_normals(v, f).astype(np.float64)
     cross = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])

@@ -105,3 +105,20 @@ class View:
         K[0, 2] = (K[0, 2] + 0.5) * sx - 0.5
         K[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
         return View(self.name, K, self.cam_from_world, width, height)
+
+
+def cam_from_world_looking_at(center, target, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    """``(3, 4)`` float64 ``cam_from_world`` of a camera at ``center`` looking at
+    ``target`` with world ``up`` towards the top of the image (OpenCV frame: camera -y
+    along ``up``). ``up`` must not be parallel to the viewing direction."""
+    c = np.asarray(center, dtype=np.float64)
+    z = np.asarray(target, dtype=np.float64) - c
+    z /= np.linalg.norm(z)
+    x = np.cross(z, np.asarray(up, dtype=np.float64))
+    n = np.linalg.norm(x)
+    if n < 1e-12:
+        raise ValueError("cam_from_world_looking_at: up is parallel to the viewing direction")
+    x /= n
+    y = np.cross(z, x)
+    R = np.stack([x, y, z])
+    return np.column_stack([R, -R @ c])
