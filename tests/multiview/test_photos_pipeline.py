@@ -3,6 +3,7 @@ the resumable workspace, and every kind of bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -90,8 +91,7 @@ def test_workspace_resumes(lund_run, lund8: Path) -> None:
     assert set(again.report.reused) == {"sfm", "depth"}
     assert again.report.sfm.registered == first.report.sfm.registered
     # A dense option changes: depth is redone, SfM is not.
-    other = PhotosOptions(**{**FAST.__dict__, "dense": DenseOptions(max_side=256, planes=32,
-                                                                     sources=3)})
+    other = dataclasses.replace(FAST, dense=DenseOptions(max_side=256, planes=32, sources=3))
     redone = photos_to_mesh(lund8, other, workspace=ws)
     assert redone.report.reused == ("sfm",)
 
@@ -100,9 +100,9 @@ def test_scale_by_known_distance(lund_run, lund8: Path) -> None:
     first, ws = lund_run
     name = first.report.sfm.registered[0]
     # Two pixels near the middle of a photo: the cathedral's wall.
-    opts = PhotosOptions(**{**FAST.__dict__, "watertight": False,
-                            "scale_by": ScaleBy(ImagePoint(name, 300, 200),
-                                                ImagePoint(name, 340, 200), 2.0)})
+    opts = dataclasses.replace(FAST, watertight=False,
+                               scale_by=ScaleBy(ImagePoint(name, 300, 200),
+                                                ImagePoint(name, 340, 200), 2.0))
     try:
         res = photos_to_mesh(lund8, opts, workspace=ws)
     except InputError as exc:  # the pixel may miss the surface: then the message says so
@@ -115,7 +115,7 @@ def test_scale_by_known_distance(lund_run, lund8: Path) -> None:
 
 def test_height_sets_metres(lund_run, lund8: Path) -> None:
     _, ws = lund_run
-    res = photos_to_mesh(lund8, PhotosOptions(**{**FAST.__dict__, "height": 25.0}),
+    res = photos_to_mesh(lund8, dataclasses.replace(FAST, height=25.0),
                          workspace=ws)
     assert res.report.scale == "height"
     assert res.report.size[1] == pytest.approx(25.0, rel=1e-4)

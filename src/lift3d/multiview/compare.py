@@ -88,7 +88,7 @@ from ..errors import InputError
 
 # The area-uniform sampler that also returns each sample's face (needed for the
 # point-to-triangle distances); inputs are checked here before it runs.
-from ..quality.shape_metrics import _sample
+from ..quality.shape_metrics import _faces, _points, _sample
 
 log = logging.getLogger(__name__)
 
@@ -277,34 +277,10 @@ class _Fit:
 # -------------------------------------------------------------------------- checks
 
 
-def _check_points(a: Any, name: str, min_count: int = 3) -> np.ndarray:
-    try:
-        p = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name}: expected an (N, 3) array of numbers: {exc}") from None
-    if p.ndim != 2 or p.shape[1] != 3:
-        raise InputError(f"{name}: expected an (N, 3) array, got shape {p.shape}")
-    if len(p) < min_count:
-        raise InputError(f"{name}: needs at least {min_count} points, got {len(p)}")
-    if not np.isfinite(p).all():
-        raise InputError(f"{name}: contains NaN or infinite coordinates")
-    return p
-
-
 def _check_mesh(vertices: Any, faces: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Checked ``(V, 3)`` float64 vertices and ``(F, 3)`` int64 faces of positive area."""
-    v = _check_points(vertices, f"{name}_vertices")
-    f = np.asarray(faces)
-    if f.ndim != 2 or f.shape[1] != 3:
-        raise InputError(f"{name}_faces: expected an (F, 3) array, got shape {f.shape}")
-    if len(f) == 0:
-        raise InputError(f"{name}_faces: has no faces")
-    if not np.issubdtype(f.dtype, np.integer):
-        raise InputError(f"{name}_faces: must hold integer vertex indices, got {f.dtype}")
-    if f.min() < 0 or f.max() >= len(v):
-        raise InputError(f"{name}_faces: indices must lie in [0, {len(v)}), got "
-                         f"[{f.min()}, {f.max()}]")
-    f = f.astype(np.int64)
+    v = _points(vertices, f"{name}_vertices", min_count=3)
+    f = _faces(faces, len(v), f"{name}_faces")
     area = np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1)
     if not float(area.sum()) > 0.0:
         raise InputError(f"{name}: the mesh has zero surface area; nothing to compare")
@@ -577,8 +553,8 @@ def align_similarity(source: np.ndarray, target: np.ndarray, *, coarse: str = "p
     Raises:
         InputError: bad shapes, non-finite points, a degenerate point set, or bad options.
     """
-    src = _check_points(source, "source")
-    tgt = _check_points(target, "target")
+    src = _points(source, "source", min_count=3)
+    tgt = _points(target, "target", min_count=3)
     _check_options(coarse, iterations, trim)
     fit, _ = _align(src, tgt, coarse, int(iterations), float(trim), _generator(rng))
     return fit.similarity

@@ -31,7 +31,6 @@ import json
 import logging
 import os
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -402,8 +401,7 @@ def _scale_point(p: ImagePoint, model: SparseModel, region: Region, mesh: Mesh) 
 
 def photos_to_mesh(source: str | os.PathLike, options: PhotosOptions = PhotosOptions(), *,
                    workspace: str | os.PathLike | None = None,
-                   progress: ProgressCallback | None = None,
-                   stages: tuple[str, ...] = STAGES) -> PhotosResult:
+                   progress: ProgressCallback | None = None) -> PhotosResult:
     """Many photos of an object (a folder) or a video of it to a textured mesh.
 
     Args:
@@ -425,8 +423,7 @@ def photos_to_mesh(source: str | os.PathLike, options: PhotosOptions = PhotosOpt
     """
     if workspace is None:
         with tempfile.TemporaryDirectory(prefix="lift3d-photos-") as tmp:
-            return photos_to_mesh(source, options, workspace=tmp, progress=progress,
-                                  stages=stages)
+            return photos_to_mesh(source, options, workspace=tmp, progress=progress)
     from ..errors import ReconstructionError
     from ..mesh import is_watertight, vertex_normals
     from .frames import gather_images
@@ -436,7 +433,7 @@ def photos_to_mesh(source: str | os.PathLike, options: PhotosOptions = PhotosOpt
     from .texture import bake_views
 
     ws = Workspace(Path(workspace))
-    clock = _Clock(stages, progress)
+    clock = _Clock(STAGES, progress)
     reused: list[str] = []
     with clock.stage("inputs"):
         inputs = gather_images(source, frames_dir=ws.frames, max_frames=options.max_frames,
@@ -529,14 +526,12 @@ def photos_to_file(source: str | os.PathLike, output: str | os.PathLike,
     from ..export import check_output_path, export
 
     out = check_output_path(output)
-    t0 = time.perf_counter()
     result = photos_to_mesh(source, options, workspace=workspace, progress=progress)
     clock = _Clock(STAGES, progress)
     clock.timings = list(result.report.timings)
     with clock.stage("export"):
         written = export(result.mesh, out)
     clock.done()
-    log.debug("photos_to_file: %.1f s", time.perf_counter() - t0)
     report = dataclasses.replace(result.report, timings=tuple(clock.timings))
     return dataclasses.replace(result, report=report), written
 

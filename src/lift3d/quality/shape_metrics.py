@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
+
 log = logging.getLogger(__name__)
 
 #: Thresholds of the F-score, unit-box units, as the papers report them.
@@ -95,26 +97,31 @@ class ShapeScore:
 
 
 def _points(a: Any, name: str, min_count: int = 1) -> np.ndarray:
-    p = np.asarray(a, dtype=np.float64)
+    """Checked ``(N, 3)`` float64 finite points; :class:`InputError` names ``name``."""
+    try:
+        p = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: expected an (N, 3) array of numbers: {exc}") from None
     if p.ndim != 2 or p.shape[1] != 3:
-        raise ValueError(f"{name}: expected an (N, 3) array, got shape {p.shape}")
+        raise InputError(f"{name}: expected an (N, 3) array, got shape {p.shape}")
     if len(p) < min_count:
-        raise ValueError(f"{name}: needs at least {min_count} points, got {len(p)}")
+        raise InputError(f"{name}: needs at least {min_count} points, got {len(p)}")
     if not np.isfinite(p).all():
-        raise ValueError(f"{name}: contains NaN or infinite coordinates")
+        raise InputError(f"{name}: contains NaN or infinite coordinates")
     return p
 
 
 def _faces(f: Any, n_vertices: int, name: str) -> np.ndarray:
+    """Checked ``(F, 3)`` int64 indices into ``n_vertices`` vertices."""
     faces = np.asarray(f)
     if faces.ndim != 2 or faces.shape[1] != 3:
-        raise ValueError(f"{name}: expected an (F, 3) array, got shape {faces.shape}")
+        raise InputError(f"{name}: expected an (F, 3) array, got shape {faces.shape}")
     if len(faces) == 0:
-        raise ValueError(f"{name}: has no faces")
+        raise InputError(f"{name}: has no faces")
     if not np.issubdtype(faces.dtype, np.integer):
-        raise ValueError(f"{name}: must hold integer vertex indices, got {faces.dtype}")
+        raise InputError(f"{name}: must hold integer vertex indices, got {faces.dtype}")
     if faces.min() < 0 or faces.max() >= n_vertices:
-        raise ValueError(f"{name}: indices must lie in [0, {n_vertices}), got "
+        raise InputError(f"{name}: indices must lie in [0, {n_vertices}), got "
                          f"[{faces.min()}, {faces.max()}]")
     return faces.astype(np.int64)
 
