@@ -33,8 +33,13 @@ Matcher = Literal["auto", "exhaustive", "sequential"]
 #: Up to this many images, ``matcher="auto"`` matches every pair.
 EXHAUSTIVE_MAX_IMAGES = 120
 #: With ``mapper="auto"``, incremental mapping that registers at least this share of
-#: the images is kept; below it, global mapping runs too and the better model is kept.
+#: the images is kept; below it, global mapping runs too and the better model is kept;
+#: below it still, incremental mapping again with a relaxed initial pair (:data:`RELAXED_INIT`).
 AUTO_MAPPER_ENOUGH = 0.9
+#: ``(init_min_tri_angle in degrees, init_min_num_inliers)`` of the last ``auto`` try.
+#: COLMAP's defaults (16, 100) want a wide first pair; on a walk with small steps
+#: (lund) no pair may have one, and mapping stops at two images, or not at all.
+RELAXED_INIT = (4.0, 50)
 #: Fewest registered images a reconstruction needs to be worth densifying.
 MIN_REGISTERED = 3
 
@@ -48,8 +53,9 @@ class SfmOptions:
             averaging and global positioning, faster on large sets) or ``"auto"``:
             incremental, and global too when incremental registers less than
             :data:`AUTO_MAPPER_ENOUGH` of the images (incremental mapping can settle on
-            a weak initial pair and stop, e.g. on a walk with small baselines); the
-            model with more registered images is kept.
+            a weak initial pair and stop, e.g. on a walk with small baselines), and
+            incremental again with a relaxed initial pair (:data:`RELAXED_INIT`) when
+            both fall short; the model with the most registered images is kept.
         matcher: ``"exhaustive"`` (every pair), ``"sequential"`` (each image with its
             next ``overlap`` images, plus loop pairs: for video frames) or ``"auto"``
             (sequential for video, exhaustive for up to
@@ -234,6 +240,8 @@ def _map(pycolmap, mapper: str, db: Path, image_dir: Path, out: Path, names: lis
         gopts.image_names = names
         return pycolmap.global_mapping(db, image_dir, out, gopts)
     iopts = pycolmap.IncrementalPipelineOptions()
+    if mapper == "incremental-relaxed":
+        iopts.mapper.init_min_tri_angle, iopts.mapper.init_min_num_inliers = RELAXED_INIT
     iopts.num_threads = options.num_threads
     iopts.random_seed = options.seed
     iopts.min_model_size = MIN_REGISTERED
@@ -318,10 +326,11 @@ def run_sfm(paths: Sequence[Path], work_dir: Path, options: SfmOptions = SfmOpti
     seconds.append(("matching", time.perf_counter() - t0))
 
     t0 = time.perf_counter()
-    tried = ["incremental", "global"] if options.mapper == "auto" else [options.mapper]
+    tried = (["incremental", "global", "incremental-relaxed"] if options.mapper == "auto"
+             else [options.mapper])
     best, used = {}, tried[0]
     for k, mapper in enumerate(tried):
-        say(0.7 + 0.15 * k, f"mapping ({mapper})")
+        say(0.7 + 0.1 * k, f"mapping ({mapper})")
         out = work_dir / "sparse" / mapper
         out.mkdir(parents=True, exist_ok=True)
         recs = _map(pycolmap, mapper, db, image_dir, out, names, options, say)
@@ -330,8 +339,8 @@ def run_sfm(paths: Sequence[Path], work_dir: Path, options: SfmOptions = SfmOpti
         if _registered(best) >= AUTO_MAPPER_ENOUGH * len(names):
             break
         if k + 1 < len(tried):
-            log.info("incremental mapping registered %d/%d images; trying global mapping",
-                     _registered(recs), len(names))
+            log.info("%s mapping registered %d/%d images; trying %s mapping", mapper,
+                     _registered(recs), len(names), tried[k + 1])
     recs = best
     seconds.append(("mapping", time.perf_counter() - t0))
 
