@@ -288,3 +288,25 @@ def _check_preview_path(path: str | os.PathLike) -> Path:
         raise InputError(f"preview: must be a .png file, got {p.name!r}")
     check_writable_dir(p.parent if str(p.parent) else Path("."))
     return p
+
+
+def cutout(image, config: Config | None = None, max_side: int = 512) -> np.ndarray:
+    """The object as the segmentation stage sees it, for a preview before a run.
+
+    Args:
+        image: as :func:`reconstruct`.
+        max_side: the photo is downscaled so its longer side is at most this.
+
+    Returns:
+        ``(H, W, 4)`` uint8 RGBA: the photo, alpha = the object's mask.
+
+    Raises:
+        InputError: an unreadable image; NoObjectError: nothing found.
+    """
+    from .io import load_photo
+
+    cfg = config if config is not None else Config()
+    photo = load_photo(image, max_side=max_side, max_pixels=cfg.max_pixels)
+    seg = segment_photo(photo, cfg)
+    rgba = np.dstack([photo.rgb, seg.alpha])
+    return (np.clip(rgba, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
