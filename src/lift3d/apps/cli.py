@@ -276,6 +276,42 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--keep-origin", action="store_true",
                      help="keep the origin (default: base centre at the origin)")
 
+    srv = sub.add_parser(
+        "serve", help="web app and REST API (job queue, 3D viewer, AR export)",
+        description="Start the web app and its REST API (/v1, docs at /docs). Jobs run in "
+                    "worker processes; their records live in DATA_DIR/jobs.sqlite and their "
+                    "files in DATA_DIR/jobs/. A restart loses no job. Needs the [web] extra.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    srv.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1; behind a reverse proxy "
+                          "keep it so)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    srv.add_argument("--workers", type=int, default=1,
+                     help="worker processes = jobs that run at once (default 1)")
+    srv.add_argument("--data-dir", metavar="DIR", default=None,
+                     help="database and job files (default $LIFT3D_DATA_DIR, else "
+                          "~/.local/share/lift3d/serve)")
+    srv.add_argument("--token", default=None,
+                     help="require 'Authorization: Bearer TOKEN' on the API (default "
+                          "$LIFT3D_TOKEN; none: no token needed)")
+    srv.add_argument("--max-queue", type=int, default=100,
+                     help="jobs that may wait; more get HTTP 429 (default 100)")
+    srv.add_argument("--max-upload-mb", type=float, default=50.0,
+                     help="largest upload, MB (default 50)")
+    srv.add_argument("--max-pixels", type=int, default=50_000_000,
+                     help="largest image, pixels (default 50 M)")
+    srv.add_argument("--retention-hours", type=float, default=168.0,
+                     help="finished jobs' files are removed after this (default 168 = 7 days)")
+    srv.add_argument("--job-timeout", type=float, default=1800.0, metavar="S",
+                     help="stop a job running longer than this (default 1800 s)")
+    srv.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                     help="allow browser calls from this origin (repeatable; default: CORS off)")
+    srv.add_argument("--root-path", default="",
+                     help="path prefix a reverse proxy serves lift3d under, e.g. /3d")
+    srv.add_argument("--log-format", choices=("json", "text"), default="json",
+                     help="structured JSON lines (default) or text, on stderr")
+    srv.add_argument("--debug", action="store_true", help="show tracebacks of startup errors")
+
     mod = sub.add_parser("models", help="list, install or remove optional models",
                          description="Optional models lift3d can download (it ships no "
                                      "third-party weights). They live in "
@@ -658,6 +694,25 @@ def cmd_optimize(args: argparse.Namespace, progress: _Progress) -> int:
                                                 progress=progress), progress)
 
 
+def cmd_serve(args, progress: _Progress) -> int:
+    import os
+    from pathlib import Path
+
+    from .server import ServerConfig, serve
+    from .server.config import default_data_dir
+
+    config = ServerConfig(
+        host=args.host, port=args.port, workers=args.workers,
+        data_dir=Path(args.data_dir) if args.data_dir else default_data_dir(),
+        token=args.token if args.token is not None else os.environ.get("LIFT3D_TOKEN") or None,
+        max_queue=args.max_queue, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        max_pixels=args.max_pixels, retention_s=args.retention_hours * 3600.0,
+        job_timeout_s=args.job_timeout, cors_origins=tuple(args.cors_origin),
+        root_path=args.root_path, log_format=args.log_format)
+    serve(config)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -676,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = _Progress(enabled=not (args.quiet or args.json))
     try:
         handler = {"image": cmd_image, "photos": cmd_photos, "depth": cmd_depth,
-                   "models": cmd_models,
+                   "models": cmd_models, "serve": cmd_serve,
                    "check": cmd_check, "repair": cmd_repair,
                    "optimize": cmd_optimize}[args.command]
         return handler(args, progress)
