@@ -129,6 +129,18 @@ def test_events_follow_a_running_job(live):
     client.delete(f"/v1/jobs/{job['id']}")
 
 
+def test_a_preset_job_reports_its_check(live):
+    client, _ = live
+    job = client.post("/v1/jobs", files=[_mug()], data={**FAST, "preset": "AR"}).json()
+    assert job["options"]["preset"] == "ar"
+    done = wait_state(client.get, job["id"], ("done", "failed"))
+    assert done["state"] == "done", done["error"]
+    check = done["stats"]["preset_check"]
+    assert check["preset"] == "ar" and check["passed"], check
+    names = [f["name"] for f in done["files"]]
+    assert names[:2] == ["model.glb", "model.usdz"] and names[-1] == "preview.png"
+
+
 def test_a_photo_with_no_object_fails_with_its_reason(live):
     client, _ = live
     job = client.post("/v1/jobs", files=[("files", ("blank.png", png_bytes(), "image/png"))],
