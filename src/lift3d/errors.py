@@ -79,3 +79,20 @@ def one_line(exc: BaseException, limit: int = 200) -> str:
     """``exc``'s message on one line, cut to ``limit`` characters, for one-line errors."""
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def error_code(exc: BaseException) -> str:
+    """A stable snake_case code for an exception from a pipeline run, for reports and APIs:
+    ``no_object``, ``reconstruction_failed``, ``missing_extra``, ``invalid_input``,
+    ``out_of_memory`` or ``internal`` (a bug)."""
+    if isinstance(exc, NoObjectError):
+        return "no_object"
+    if isinstance(exc, ReconstructionError):
+        return "reconstruction_failed"
+    if isinstance(exc, MissingExtraError):
+        return "missing_extra"
+    if isinstance(exc, Lift3DError):
+        return "invalid_input"
+    if isinstance(exc, MemoryError):
+        return "out_of_memory"
+    return "internal"

@@ -120,12 +120,25 @@ def onnx_session(path: str | os.PathLike, purpose: str, hint: str = "",
     return sess
 
 
+#: Environment variable capping the threads of one process (ONNX Runtime, OpenCV):
+#: batch workers set it so that N workers share the cores instead of each taking all.
+THREADS_ENV = "LIFT3D_THREADS"
+
+
+def compute_threads() -> int:
+    """Threads one process should use: ``$LIFT3D_THREADS``, else one per core."""
+    env = os.environ.get(THREADS_ENV, "")
+    if env.strip().isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, os.cpu_count() or 1)
+
+
 def _new_session(path: Path, purpose: str, hint: str, error: type[Lift3DError]):
     from .errors import require
 
     ort = require("onnxruntime", "all", purpose)
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = max(1, os.cpu_count() or 1)
+    opts.intra_op_num_threads = compute_threads()
     # Warnings about unused initialisers or provider fallbacks are not the user's
     # business; real failures still raise.
     opts.log_severity_level = 3

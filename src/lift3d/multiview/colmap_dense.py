@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, require
+from ..errors import InputError
 from .dense import DepthMap
+from .sfm import load_pycolmap
 from .types import View
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 def cuda_available() -> bool:
     """Whether the installed pycolmap can run PatchMatch stereo (built with CUDA)."""
     try:
-        import pycolmap
+        pycolmap = load_pycolmap("COLMAP PatchMatch stereo")
     except ImportError:
         return False
     return bool(getattr(pycolmap, "has_cuda", False))
@@ -62,7 +63,7 @@ def patch_match_depth_maps(model_dir: Path, image_dir: Path, work_dir: Path,
         One :class:`DepthMap` per registered image, with its undistorted pinhole view;
         depths COLMAP filtered out are 0.
     """
-    pycolmap = require("pycolmap", "photo", "COLMAP PatchMatch stereo")
+    pycolmap = load_pycolmap("COLMAP PatchMatch stereo")
     if not cuda_available():
         raise InputError("dense_backend: 'colmap' needs pycolmap built with CUDA "
                          "(pip install pycolmap-cuda12 on a machine with an NVIDIA GPU); "
@@ -79,7 +80,7 @@ def patch_match_depth_maps(model_dir: Path, image_dir: Path, work_dir: Path,
 
 def read_workspace(work_dir: Path) -> list[DepthMap]:
     """The geometric depth maps of a COLMAP dense workspace, with their views."""
-    pycolmap = require("pycolmap", "photo", "reading a COLMAP workspace")
+    pycolmap = load_pycolmap("reading a COLMAP workspace")
     rec = pycolmap.Reconstruction(str(work_dir / "sparse"))
     out = []
     for img in sorted(rec.images.values(), key=lambda i: i.name):

@@ -210,6 +210,21 @@ def _report_from_json(text: str) -> SfmReport:
     return SfmReport(**d)
 
 
+def load_pycolmap(purpose: str):
+    """Import pycolmap (or say which extra to install), keeping this process's SIGTERM
+    handling: COLMAP's glog installs a failure handler at import that prints a stack
+    trace on every ordinary stop (a server or batch ending its workers)."""
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    pycolmap = require("pycolmap", "photo", purpose)
+    if before is not None:
+        signal.signal(signal.SIGTERM, before)
+    return pycolmap
+
+
 def _quiet_colmap(pycolmap) -> None:
     """COLMAP logs every step to stderr through glog; keep its warnings and errors only
     unless lift3d's own logger is at DEBUG."""
@@ -277,7 +292,7 @@ def run_sfm(paths: Sequence[Path], work_dir: Path, options: SfmOptions = SfmOpti
         ReconstructionError: fewer than :data:`MIN_REGISTERED` images registered; its
             ``report`` lists what did.
     """
-    pycolmap = require("pycolmap", "photo", "Structure from motion (lift3d photos)")
+    pycolmap = load_pycolmap("Structure from motion (lift3d photos)")
     _quiet_colmap(pycolmap)
     paths = [Path(p) for p in paths]
     image_dir = paths[0].parent

@@ -18,7 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-from ...errors import Lift3DError, MissingExtraError, NoObjectError, ReconstructionError, one_line
+from ...errors import error_code, one_line
+from ...io.process import die_with_parent
 from .config import ServerConfig
 from .store import Job, JobError, JobResult, JobStore, Progress
 
@@ -34,30 +35,15 @@ class _Lost(Exception):
     """The job is no longer this worker's (cancelled, timed out, re-queued)."""
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when the server dies (even by SIGKILL), so that no
-    orphan keeps running a job a restarted server has re-queued."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: the lease check and the parent poll below still apply
-
-
 def error_of(exc: BaseException) -> JobError:
     """The job error for an exception from the pipeline."""
-    if isinstance(exc, NoObjectError):
-        return JobError("no_object", one_line(exc, 400))
-    if isinstance(exc, ReconstructionError):
-        return JobError("reconstruction_failed", one_line(exc, 400))
-    if isinstance(exc, MissingExtraError):
-        return JobError("missing_extra", one_line(exc, 400))
-    if isinstance(exc, Lift3DError):
-        return JobError("invalid_input", one_line(exc, 400))
-    return JobError("internal", "internal error while making the model; the server log has "
-                                "the details")
+    code = error_code(exc)
+    if code == "out_of_memory":
+        return JobError(code, "out of memory: try fewer faces or a smaller texture")
+    if code == "internal":
+        return JobError(code, "internal error while making the model; the server log has "
+                              "the details")
+    return JobError(code, one_line(exc, 400))
 
 
 def run_job(job: Job, job_dir: Path, progress) -> JobResult:
@@ -93,7 +79,7 @@ def worker_main(worker: int, config: ServerConfig, parent: int) -> None:
     """A worker process: claim, run, record; until the server goes."""
     from .logs import setup_logging
 
-    _die_with_parent()
+    die_with_parent()
     setup_logging(config.log_format)
     # The server handles Ctrl-C and stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
