@@ -18,11 +18,13 @@ from .. import __version__, conventions
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_NO_OBJECT, EXIT_PRESET_FAILED = 0, 1, 2, 3, 4
 EXIT_NOT_RECONSTRUCTED = 5
+EXIT_BATCH_FAILURES = 6
 
 EPILOG = """\
 exit codes: 0 success, 1 internal error, 2 bad input or usage, 3 no object found,
 4 the mesh fails the requested --preset (check, repair, optimize),
-5 the photos did not reconstruct (photos: too few registered, no surface).
+5 the photos did not reconstruct (photos: too few registered, no surface),
+6 some items of a batch failed (the others are done; report.json says why).
 Output axes follow glTF: +Y up, metres, the photographed side facing +Z, base on y=0.
 """
 
@@ -47,6 +49,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if v <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (v > 0):
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return v
 
 
@@ -275,6 +287,40 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--unwrap", action="store_true", help="make UVs where there are none")
     opt.add_argument("--keep-origin", action="store_true",
                      help="keep the origin (default: base centre at the origin)")
+
+    bat = sub.add_parser(
+        "batch", help="many products: a folder, a glob, or a CSV/JSONL manifest, resumably",
+        description="Convert every item of SOURCE into OUT/<id>/ (model.glb, the --formats, "
+                    "preview.png) and write OUT/report.json and OUT/report.html. SOURCE: a "
+                    "folder (each image one item; each subfolder of photos one photos item), "
+                    "a glob, or a .csv/.jsonl manifest with columns id, images (several "
+                    "separated by ';'), and optional height, faces, preset; other columns "
+                    "are carried into the report. A rerun skips items done with the same "
+                    "inputs and options and retries failed ones.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bat.add_argument("source", help="folder, glob (quote it), items.csv or items.jsonl")
+    bat.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
+    bat.add_argument("--workers", type=_positive_int, default=None,
+                     help="local worker processes (default: one per core)")
+    bat.add_argument("--retries", type=int, default=1,
+                     help="extra tries of a failed item, over runs (default 1)")
+    bat.add_argument("--item-timeout", type=_positive_float, default=600.0, metavar="S",
+                     help="stop and fail an item running longer (default 600 s)")
+    bat.add_argument("--formats", default="glb",
+                     help="comma-separated: glb, usdz, obj, ply, stl (default glb)")
+    bat.add_argument("--faces", type=_positive_int, default=None,
+                     help="triangle budget of items that give none")
+    bat.add_argument("--texture-size", type=_positive_int, default=None, help="texture side")
+    bat.add_argument("--height", type=_metres, default=None,
+                     help="height in metres of items that give none")
+    bat.add_argument("--preset", choices=tuple(_presets()), default=None,
+                     help="delivery preset of items that give none (checked per item)")
+    bat.add_argument("--ray", default=None, metavar="ADDRESS",
+                     help="run on a Ray cluster: 'auto' or ray://HOST:PORT (needs the "
+                          "[cluster] extra)")
+    bat.add_argument("--json", action="store_true", help="print the report's totals as JSON")
+    bat.add_argument("-q", "--quiet", action="store_true", help="no progress")
+    bat.add_argument("--debug", action="store_true", help="log details; show tracebacks")
 
     srv = sub.add_parser(
         "serve", help="web app and REST API (job queue, 3D viewer, AR export)",
@@ -694,6 +740,80 @@ def cmd_optimize(args: argparse.Namespace, progress: _Progress) -> int:
                                                 progress=progress), progress)
 
 
+class _BatchLine:
+    """Live batch progress on stderr: a bar with throughput, failures and ETA on a
+    terminal; one line per finished item otherwise (logs)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, p) -> None:
+        if not self.enabled:
+            return
+        finished = p.done + p.failed
+        eta = "--:--" if p.eta_s is None else _clock(p.eta_s)
+        if self.tty:
+            width = 24
+            fill = int(width * finished / max(1, p.total))
+            sys.stderr.write(f"\r\033[K[{'#' * fill}{'.' * (width - fill)}] {finished}/{p.total}"
+                             f"  {p.failed} failed  {p.items_per_minute:.1f} items/min"
+                             f"  ETA {eta}")
+            sys.stderr.flush()
+        elif p.last is not None:
+            item, status = p.last
+            sys.stderr.write(f"lift3d: [{finished}/{p.total}] {item}: {status}"
+                             f" ({p.items_per_minute:.1f} items/min, ETA {eta})\n")
+
+    def clear(self) -> None:
+        if self.enabled and self.tty:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def cmd_batch(args, progress: _Progress) -> int:
+    from ..batch import BatchOptions, read_items, run_batch
+
+    items = read_items(args.source)
+    options = BatchOptions(
+        formats=tuple(f for f in args.formats.split(",") if f.strip()), faces=args.faces,
+        texture_size=args.texture_size, height=args.height, preset=args.preset,
+        workers=args.workers or 0, retries=args.retries, item_timeout_s=args.item_timeout,
+        ray_address=args.ray)
+    line = _BatchLine(enabled=not (args.quiet or args.json))
+    try:
+        report = run_batch(items, args.output, options, progress=line)
+    finally:
+        line.clear()
+    totals = {"items": len(report.outcomes), "done": report.done, "failed": report.failed,
+              "reused": report.reused, "items_per_minute": round(report.items_per_minute, 2),
+              "wall_s": round(report.wall_s, 2), "backend": report.backend,
+              "workers": report.workers,
+              "report": str(report.out_dir / "report.json"),
+              "failures": [{"id": o.item.id, "code": o.code, "reason": o.reason}
+                           for o in report.outcomes if o.status == "failed"]}
+    if args.json:
+        print(json.dumps(totals, indent=2))
+    else:
+        print(f"lift3d: {report.done}/{len(report.outcomes)} done ({report.reused} from an "
+              f"earlier run), {report.failed} failed, {report.items_per_minute:.1f} items/min, "
+              f"{report.wall_s:.1f} s on {report.workers} {report.backend} workers",
+              file=sys.stderr)
+        for f in totals["failures"][:20]:
+            print(f"lift3d:   failed {f['id']}: {f['reason']}", file=sys.stderr)
+        if report.failed > 20:
+            print(f"lift3d:   ... and {report.failed - 20} more", file=sys.stderr)
+        print(f"lift3d: report: {report.out_dir / 'report.html'}", file=sys.stderr)
+    return EXIT_OK if report.failed == 0 else EXIT_BATCH_FAILURES
+
+
 def cmd_serve(args, progress: _Progress) -> int:
     import os
     from pathlib import Path
@@ -731,7 +851,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = _Progress(enabled=not (args.quiet or args.json))
     try:
         handler = {"image": cmd_image, "photos": cmd_photos, "depth": cmd_depth,
-                   "models": cmd_models, "serve": cmd_serve,
+                   "models": cmd_models, "serve": cmd_serve, "batch": cmd_batch,
                    "check": cmd_check, "repair": cmd_repair,
                    "optimize": cmd_optimize}[args.command]
         return handler(args, progress)
