@@ -52,24 +52,22 @@ def _positive_int(text: str) -> int:
     return v
 
 
-def _positive_float(text: str) -> float:
+def _positive_number(text: str, what: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
     if not (v > 0):
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        raise argparse.ArgumentTypeError(f"must be positive ({what}), got {text}")
     return v
+
+
+def _positive_float(text: str) -> float:
+    return _positive_number(text, "a number")
 
 
 def _metres(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a size in metres, got {text!r}") from None
-    if not (v > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive size in metres, got {text}")
-    return v
+    return _positive_number(text, "a size in metres")
 
 
 #: Choices of ``--shape``, ``--segment`` and ``--uv``.
