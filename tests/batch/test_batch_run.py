@@ -194,3 +194,21 @@ def test_ray_gives_the_same_outputs_as_local(photos, tmp_path):
         np.testing.assert_array_equal(ma.faces, mb.faces)
     rep = json.loads((tmp_path / "ray" / "report.json").read_text())
     assert rep["backend"] == "ray" and rep["items"][0]["fields"] == {"sku": "S0"}
+
+
+def test_cli_shows_progress_and_failures_live(photos, tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((120, 120, 3), 250, np.uint8)).save(blank)
+    manifest = write_csv(tmp_path / "items.csv", [{"id": "a", "images": str(photos[0])},
+                                                  {"id": "b", "images": str(blank)}])
+    r = subprocess.run([sys.executable, "-m", "lift3d", "batch", str(manifest), "-o",
+                        str(tmp_path / "out"), "--workers", "1", "--faces", "3000",
+                        "--texture-size", "256"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 6
+    lines = r.stderr.splitlines()
+    # Not a terminal (a log): one line per finished item, with throughput and ETA.
+    assert any(line.startswith("lift3d: [1/2] a: done") and "items/min" in line
+               and "ETA" in line for line in lines), r.stderr
+    assert any(line.startswith("lift3d: [2/2] b: failed") for line in lines), r.stderr
+    assert "lift3d:   failed b:" in r.stderr
+    assert "report.html" in r.stderr

@@ -23,6 +23,7 @@ from ..deliver import DeliveredFile, MeshStats, PresetCheck, check_formats
 from ..errors import InputError, error_code, one_line
 from ..types import StageTiming
 from .ledger import Ledger, item_key, parse_result, result_json
+from .manifest import VIDEO_EXTENSIONS
 from .types import (
     DONE,
     FAILED,
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 
 #: Failures worth another try in the same run: the item itself may be fine.
 TRANSIENT = ("timeout", "crashed", "out_of_memory")
-_VIDEO = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def process_item(item: BatchItem, out_dir: str | os.PathLike,
     try:
         if item.problem:
             raise InputError(item.problem)
-        single = len(item.images) == 1 and item.images[0].suffix.lower() not in _VIDEO
+        single = len(item.images) == 1 and item.images[0].suffix.lower() not in VIDEO_EXTENSIONS
         if single:
             changes = {k: v for k, v in (("faces", faces), ("height", height),
                                          ("texture_size", options.texture_size)) if v is not None}
