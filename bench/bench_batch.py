@@ -23,7 +23,8 @@ PHOTOS = REPO.parent / "shared" / "data" / "photos"
 
 def main(argv: list[str] | None = None) -> int:
     from lift3d.batch import BatchItem, BatchOptions, run_batch
-    from lift3d.batch.manifest import IMAGE_EXTENSIONS, safe_id
+    from lift3d.batch.manifest import safe_id
+    from lift3d.multiview.frames import IMAGE_SUFFIXES
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--faces", type=int, default=None)
     ap.add_argument("--texture-size", type=int, default=None)
     args = ap.parse_args(argv)
-    photos = sorted(p for p in PHOTOS.glob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    photos = sorted(p for p in PHOTOS.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not photos:
         print(f"no photos in {PHOTOS}", file=sys.stderr)
         return 2

@@ -70,3 +70,25 @@ def write_tiny_isnet():
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def bench_module():
+    """``bench_module("eval_shape")``: a script of ``bench/`` imported as a module (bench/
+    is not a package); taken out of ``sys.modules`` again after the test module."""
+    import importlib.util
+    import sys
+
+    loaded: list[str] = []
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod  # dataclasses in the script look their module up by name
+        loaded.append(name)
+        spec.loader.exec_module(mod)
+        return mod
+
+    yield load
+    for name in loaded:
+        sys.modules.pop(name, None)

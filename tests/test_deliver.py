@@ -54,3 +54,18 @@ def test_deliver_image_with_a_preset(disc_photo, tmp_path):
     assert names[0] == "model.stl" and "model.glb" in names and names[-1] == "preview.png"
     assert d.preset is not None and d.preset.preset == "print"
     assert d.preset.passed, d.preset.failures
+
+
+def test_deliver_picks_the_pipeline_and_refuses_a_preset_for_photos(disc_photo, tmp_path):
+    from PIL import Image
+
+    from lift3d.deliver import deliver
+
+    photo = tmp_path / "disc.png"
+    Image.fromarray((disc_photo * 255).astype("uint8")).save(photo)
+    d = deliver(photo, tmp_path / "one", faces=2000, texture_size=128, formats=())
+    assert [t.name for t in d.timings][:2] == ["load", "segment"]  # the single-photo stages
+    assert d.stats.faces <= 2100 and d.stats.texture_size == 128
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(InputError, match="preset: applies to one photo"):
+        deliver(tmp_path / "photos", tmp_path / "many", preset="web")

@@ -257,6 +257,40 @@ def deliver_image(image, folder: str | os.PathLike, *, config: Config | None = N
                     timings=tuple(clock.timings), preset=check)
 
 
+def deliver(source: str | os.PathLike, folder: str | os.PathLike, *,
+            faces: int | None = None, texture_size: int | None = None,
+            height: float | None = None, formats: Sequence[str] = DEFAULT_FORMATS,
+            preset: str | None = None, workspace: str | os.PathLike | None = None,
+            progress: ProgressCallback | None = None) -> Delivery:
+    """``source`` to a delivery folder, by the pipeline it calls for: one photo goes
+    through :func:`deliver_image`, a folder of photos or a video through
+    :func:`deliver_photos`. The server's jobs and batch items both come through here.
+
+    Args:
+        faces, texture_size, height: None keeps the pipeline's own default.
+        preset: single-photo sources only.
+        workspace: photos only; see :func:`deliver_photos`.
+
+    Raises:
+        InputError: a preset with photos or a video.
+    """
+    from .multiview.frames import VIDEO_SUFFIXES
+
+    src = Path(source)
+    given = {k: v for k, v in (("faces", faces), ("texture_size", texture_size),
+                               ("height", height)) if v is not None}
+    if not src.is_dir() and src.suffix.lower() not in VIDEO_SUFFIXES:
+        return deliver_image(src, folder, config=dataclasses.replace(Config(), **given),
+                             formats=formats, preset=preset, progress=progress)
+    if preset is not None:
+        raise InputError(f"preset: applies to one photo, not to photos or a video "
+                         f"({src.name}); give formats instead")
+    from .multiview.pipeline import PhotosOptions
+
+    return deliver_photos(src, folder, options=PhotosOptions(**given), formats=formats,
+                          workspace=workspace, progress=progress)
+
+
 def deliver_photos(source: str | os.PathLike, folder: str | os.PathLike, *,
                    options=None, formats: Sequence[str] = DEFAULT_FORMATS,
                    workspace: str | os.PathLike | None = None,

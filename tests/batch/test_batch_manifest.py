@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from lift3d.batch.manifest import PRESET_NAMES, read_items, safe_id
+from lift3d.batch.manifest import read_items, safe_id
 from lift3d.errors import InputError
 
 
@@ -373,9 +373,3 @@ def test_safe_id_properties(text: str) -> None:
     assert "__" not in out
     assert len(out) <= 100
     assert safe_id(out) == out
-
-
-def test_preset_names_match_the_presets() -> None:
-    from lift3d.quality.presets import PRESETS
-
-    assert set(PRESET_NAMES) == set(PRESETS)

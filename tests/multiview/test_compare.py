@@ -7,10 +7,8 @@ synthetic scene also serves the point-set and wrong-mesh cases.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -286,14 +284,8 @@ def test_bad_inputs_raise_input_error():
 
 
 @pytest.fixture(scope="module")
-def eval_photos():
-    """bench/eval_photos.py as a module (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("eval_photos", REPO / "bench" / "eval_photos.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["eval_photos"] = mod
-    spec.loader.exec_module(mod)
-    yield mod
-    sys.modules.pop("eval_photos", None)
+def eval_photos(bench_module):
+    return bench_module("eval_photos")
 
 
 def write_ply(path: Path, v: np.ndarray, f: np.ndarray) -> Path:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,14 +11,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def ev():
-    """The script as a module (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("eval_shape", REPO / "bench" / "eval_shape.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["eval_shape"] = mod
-    spec.loader.exec_module(mod)
-    yield mod
-    sys.modules.pop("eval_shape", None)
+def ev(bench_module):
+    return bench_module("eval_shape")
 
 
 def test_plan_is_round_robin_and_balanced(ev):

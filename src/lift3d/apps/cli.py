@@ -171,8 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="video: frames to sample, by sharpness and motion (default 60)")
     pho.add_argument("--mapper", choices=("auto", "incremental", "global"), default="auto",
                      help="SfM mapper: incremental (COLMAP), global (GLOMAP), or auto "
-                          "(default: incremental, and global too when incremental leaves "
-                          "over 10%% of the images out; the better model wins)")
+                          "(default: incremental, then global when it leaves over 10%% of "
+                          "the images out, then incremental with a relaxed first pair; the "
+                          "model with the most images wins)")
     pho.add_argument("--matcher", choices=("auto", "exhaustive", "sequential"),
                      default="auto", help="feature matching: auto (default: sequential for "
                                           "video, exhaustive for photo folders), exhaustive, "

@@ -25,17 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..multiview.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from ..quality.presets import PRESETS
 from .types import BatchItem
 
-__all__ = ["IMAGE_EXTENSIONS", "PRESET_NAMES", "VIDEO_EXTENSIONS", "read_items", "safe_id"]
+__all__ = ["read_items", "safe_id"]
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
-#: Kept here rather than imported from :mod:`lift3d.quality.presets` so that reading a
-#: manifest stays cheap; a test checks that the two agree.
-PRESET_NAMES = ("web", "ar", "game", "print")
 MANIFEST_EXTENSIONS = (".csv", ".jsonl", ".ndjson")
 
 #: Longest id (a folder name that stays well inside every file system's limit).
@@ -115,9 +112,9 @@ def _kind(path: Path | str) -> str | None:
     """``"image"``, ``"video"`` or None, from the extension alone (the bytes are the
     pipeline's business; reading thousands of files here would make listing slow)."""
     suffix = os.path.splitext(str(path))[1].lower()
-    if suffix in IMAGE_EXTENSIONS:
+    if suffix in IMAGE_SUFFIXES:
         return "image"
-    if suffix in VIDEO_EXTENSIONS:
+    if suffix in VIDEO_SUFFIXES:
         return "video"
     return None
 
@@ -347,10 +344,10 @@ def _preset(value: object) -> tuple[str | None, str | None]:
     if _blank(value):
         return None, None
     name = value.strip().lower() if isinstance(value, str) else None
-    if name not in PRESET_NAMES:
+    if name not in PRESETS:
         shown = value.strip() if isinstance(value, str) else value
         return None, (f"preset: unknown preset {_show(shown)}; "
-                      f"choose {', '.join(PRESET_NAMES)}")
+                      f"choose {', '.join(PRESETS)}")
     return name, None
 
 

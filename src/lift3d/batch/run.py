@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,6 @@ from ..deliver import DeliveredFile, MeshStats, PresetCheck, check_formats
 from ..errors import InputError, error_code, one_line
 from ..types import StageTiming
 from .ledger import Ledger, item_key, parse_result, result_json
-from .manifest import VIDEO_EXTENSIONS
 from .types import (
     DONE,
     FAILED,
@@ -80,7 +79,7 @@ class BatchProgress:
 
 
 def _source(item: BatchItem, staging: Path) -> Path:
-    """A photos item's input: its video, or a folder of links to its images."""
+    """An item's input: its one photo or video, or a folder of links to its photos."""
     if len(item.images) == 1:
         return item.images[0]
     folder = staging.parent / f"{staging.name}-in"
@@ -97,37 +96,25 @@ def process_item(item: BatchItem, out_dir: str | os.PathLike,
     """Make ``OUT/<id>/`` for one item: ``model.glb``, the requested formats and
     ``preview.png``. Never raises: a failure comes back as ``ok=False`` with a code and
     a reason. The folder appears whole or not at all (made aside, then renamed)."""
-    from ..config import Config
-    from ..deliver import deliver_image, deliver_photos
+    from ..deliver import deliver
 
     t0 = time.perf_counter()
     out = Path(out_dir)
     work = out / ".lift3d"
     staging = work / "partial" / f"{item.id}-{uuid.uuid4().hex[:8]}"
-    faces = item.faces if item.faces is not None else options.faces
-    height = item.height if item.height is not None else options.height
-    preset = item.preset if item.preset is not None else options.preset
     try:
         if item.problem:
             raise InputError(item.problem)
-        single = len(item.images) == 1 and item.images[0].suffix.lower() not in VIDEO_EXTENSIONS
-        if single:
-            changes = {k: v for k, v in (("faces", faces), ("height", height),
-                                         ("texture_size", options.texture_size)) if v is not None}
-            cfg = dataclasses.replace(Config(), **changes)
-            delivery = deliver_image(item.images[0], staging, config=cfg,
-                                     formats=options.formats, preset=preset)
-        else:
-            from ..multiview.pipeline import PhotosOptions
-
-            kw = {k: v for k, v in (("faces", faces), ("height", height),
-                                    ("texture_size", options.texture_size)) if v is not None}
-            delivery = deliver_photos(_source(item, staging), staging,
-                                      options=PhotosOptions(**kw), formats=options.formats,
-                                      workspace=work / "workspaces" / item.id)
+        delivery = deliver(
+            _source(item, staging), staging,
+            faces=item.faces if item.faces is not None else options.faces,
+            texture_size=options.texture_size,
+            height=item.height if item.height is not None else options.height,
+            formats=options.formats,
+            preset=item.preset if item.preset is not None else options.preset,
+            workspace=work / "workspaces" / item.id)
         _swap(staging, out / item.id, work)
-        if not single:
-            shutil.rmtree(work / "workspaces" / item.id, ignore_errors=True)
+        shutil.rmtree(work / "workspaces" / item.id, ignore_errors=True)
     except Exception as exc:  # noqa: BLE001 - per-item isolation: every failure is a reason
         shutil.rmtree(staging, ignore_errors=True)
         code = error_code(exc)
@@ -183,7 +170,7 @@ def init_worker(threads: int) -> None:
 def _run_local(todo: deque[BatchItem], out_dir: Path, options: BatchOptions, workers: int,
                item_fn: Callable[..., ItemResult], started: Callable[[BatchItem], None],
                finished: Callable[[BatchItem, ItemResult], bool],
-               tick: Callable[[int], None]) -> None:
+               tick: Callable[[], None]) -> None:
     """Run ``todo`` on ``workers`` local processes. ``finished`` returns True when the
     item should run again (a transient failure with tries left)."""
     import multiprocessing as mp
@@ -222,7 +209,7 @@ def _run_local(todo: deque[BatchItem], out_dir: Path, options: BatchOptions, wor
                                      f"internal error: {type(exc).__name__}: {one_line(exc)}")
                 if finished(item, res):
                     todo.append(item)
-            tick(len(flying))
+            tick()
     except BaseException:
         # Ctrl-C: stop now; the caller puts the items in flight back in the ledger.
         pool.stop()
@@ -241,7 +228,7 @@ def _ray_item(item_fn, item: BatchItem, out_dir: str, options: BatchOptions) -> 
 def _run_ray(todo: deque[BatchItem], out_dir: Path, options: BatchOptions,
              item_fn: Callable[..., ItemResult], started: Callable[[BatchItem], None],
              finished: Callable[[BatchItem, ItemResult], bool],
-             tick: Callable[[int], None]) -> int:
+             tick: Callable[[], None]) -> int:
     """Run ``todo`` as Ray tasks on the cluster at ``options.ray_address`` (or the Ray
     instance this process already joined). Returns the CPUs used."""
     from ..errors import require
@@ -288,11 +275,30 @@ def _run_ray(todo: deque[BatchItem], out_dir: Path, options: BatchOptions,
                                  f"Ray error: {one_line(exc)}")
             if finished(item, res):
                 todo.append(item)
-        tick(len(flying))
+        tick()
     return cpus
 
 
 # ----------------------------------------------------------------------------- the batch
+
+
+class _Tally(dict):
+    """Outcomes by item id, with running counts by status: progress reports them after
+    every item, and counting afresh each time would be quadratic in the batch size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status: Counter[str] = Counter()
+        self.reused = 0
+
+    def __setitem__(self, item_id: str, o: ItemOutcome) -> None:
+        old = self.get(item_id)
+        if old is not None:
+            self.status[old.status] -= 1
+            self.reused -= old.reused
+        self.status[o.status] += 1
+        self.reused += o.reused
+        super().__setitem__(item_id, o)
 
 
 def _outcome_from_row(item: BatchItem, row, key: str, reused: bool) -> ItemOutcome:
@@ -337,7 +343,7 @@ def run_batch(items: Sequence[BatchItem], out_dir: str | os.PathLike,
     options = dataclasses.replace(options, formats=formats)
     ids = [it.id for it in items]
     if len(set(ids)) != len(ids):
-        dup = sorted({i for i in ids if ids.count(i) > 1})
+        dup = sorted(i for i, n in Counter(ids).items() if n > 1)
         raise InputError(f"items: duplicate ids {', '.join(dup[:5])}")
 
     t_start = time.perf_counter()
@@ -348,7 +354,7 @@ def run_batch(items: Sequence[BatchItem], out_dir: str | os.PathLike,
             ledger.pending(row["id"], row["key"])
     rows = ledger.rows()
     keys = {it.id: item_key(it, options) for it in items}
-    outcomes: dict[str, ItemOutcome] = {}
+    outcomes = _Tally()
     todo: deque[BatchItem] = deque()
     tries = 1 + options.retries
     for it in items:
@@ -370,7 +376,7 @@ def run_batch(items: Sequence[BatchItem], out_dir: str | os.PathLike,
     made = [0]
     last_tick = [0.0]
 
-    def tell(running: int, last: tuple[str, str] | None = None) -> None:
+    def tell(last: tuple[str, str] | None = None) -> None:
         if progress is None:
             return
         now = time.perf_counter()
@@ -378,14 +384,12 @@ def run_batch(items: Sequence[BatchItem], out_dir: str | os.PathLike,
             return
         last_tick[0] = now
         elapsed = now - t_start
-        done = sum(1 for o in outcomes.values() if o.status == DONE)
-        failed = sum(1 for o in outcomes.values() if o.status == FAILED)
+        done, failed = outcomes.status[DONE], outcomes.status[FAILED]
         left = len(outcomes) - done - failed
         rate = 60.0 * made[0] / elapsed if elapsed > 0 else 0.0
         eta = (elapsed / made[0]) * left if made[0] else None
-        progress(BatchProgress(len(outcomes), done, failed,
-                               sum(1 for o in outcomes.values() if o.reused), running,
-                               elapsed, rate, eta, last))
+        progress(BatchProgress(len(outcomes), done, failed, outcomes.reused,
+                               outcomes.status[RUNNING], elapsed, rate, eta, last))
 
     def started(item: BatchItem) -> None:
         n = ledger.start(item.id, keys[item.id])
@@ -412,7 +416,7 @@ def run_batch(items: Sequence[BatchItem], out_dir: str | os.PathLike,
             outcomes[item.id] = ItemOutcome(item, FAILED, reason=res.reason, code=res.code,
                                             attempts=n, seconds=res.seconds, key=key)
             log.info("item %s failed (%s): %s", item.id, res.code, res.reason)
-        tell(0, (item.id, outcomes[item.id].status))
+        tell((item.id, outcomes[item.id].status))
         again = not res.ok and res.code in TRANSIENT and n < tries
         return again
 

@@ -34,7 +34,16 @@ from ... import __version__
 from ...errors import InputError, Lift3DError, NoObjectError, one_line
 from .config import MODEL_VIEWER, ServerConfig, find_web_dir
 from .schemas import ErrorOut, JobListOut, JobOut, job_out
-from .store import QUEUED, RUNNING, TERMINAL_STATES, JobInput, JobOptions, JobStore, QueueFull
+from .store import (
+    QUEUED,
+    RUNNING,
+    TERMINAL_STATES,
+    JobInput,
+    JobOptions,
+    JobStore,
+    QueueFull,
+    new_job_id,
+)
 from .uploads import UploadRejected, check_image, check_type, sanitize_filename
 from .workers import WorkerPool
 
@@ -42,8 +51,7 @@ log = logging.getLogger("lift3d.serve")
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 _STATIC_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css",
-                 ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon",
-                 ".json": "application/json"}
+                 ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon"}
 _ERROR_RESPONSES = {s: {"model": ErrorOut} for s in (400, 401, 404, 413, 415, 422, 429)}
 
 
@@ -398,7 +406,7 @@ def create_app(config: ServerConfig | None = None, *, lock_fd=None) -> FastAPI:
         if len(files) > config.max_files:
             raise ApiError(413, "too_large", f"files: {len(files)} files; the limit is "
                            f"{config.max_files}")
-        job_id = uuid.uuid4().hex
+        job_id = new_job_id()
         staging = config.jobs_dir / f"{job_id}.upload"
         try:
             inputs, videos = _store_uploads(files, staging / "input", config)

@@ -48,30 +48,15 @@ def error_of(exc: BaseException) -> JobError:
 
 def run_job(job: Job, job_dir: Path, progress) -> JobResult:
     """Run ``job``'s pipeline on ``job_dir/input`` into ``job_dir/out``."""
-    from ...config import Config
-    from ...deliver import deliver_image, deliver_photos
+    from ...deliver import deliver
 
     inputs = [job_dir / "input" / i.stored for i in job.inputs]
-    out = job_dir / "out"
+    # One image or one video as it is; several photos as their folder (only they are in it).
+    source = inputs[0] if len(inputs) == 1 else job_dir / "input"
     o = job.options
-    if job.mode == "image":
-        cfg = Config()
-        changes = {k: v for k, v in (("faces", o.faces), ("texture_size", o.texture_size),
-                                     ("height", o.height)) if v is not None}
-        if changes:
-            import dataclasses
-
-            cfg = dataclasses.replace(cfg, **changes)
-        delivery = deliver_image(inputs[0], out, config=cfg, formats=o.formats,
-                                 preset=o.preset, progress=progress)
-    else:
-        from ...multiview.pipeline import PhotosOptions
-
-        kw = {k: v for k, v in (("faces", o.faces), ("texture_size", o.texture_size),
-                                ("height", o.height)) if v is not None}
-        source = inputs[0] if len(inputs) == 1 else job_dir / "input"
-        delivery = deliver_photos(source, out, options=PhotosOptions(**kw), formats=o.formats,
-                                  workspace=job_dir / "work", progress=progress)
+    delivery = deliver(source, job_dir / "out", faces=o.faces, texture_size=o.texture_size,
+                       height=o.height, formats=o.formats, preset=o.preset,
+                       workspace=job_dir / "work", progress=progress)
     return JobResult.from_delivery(delivery)
 
 
@@ -227,8 +212,8 @@ class WorkerPool:
             if job.worker is not None and now - job.updated > 3.0:
                 # Its worker is inside a long step with no progress call: end it.
                 self._kill(job.worker)
-            if job.worker is None or not self._procs.get(job.worker, None) or \
-                    not self._procs[job.worker].is_alive():
+            proc = self._procs.get(job.worker) if job.worker is not None else None
+            if proc is None or not proc.is_alive():
                 shutil.rmtree(self.config.job_dir(job.id), ignore_errors=True)
                 self.store.remove(job.id)
 
